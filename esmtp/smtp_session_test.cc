@@ -1,0 +1,325 @@
+// Transcript tests of SmtpSession against a fake submit: every reply code of the
+// server, the recipient replies passed through, and what reaches (or never reaches)
+// the queue.
+#include <doctest/doctest.h>
+#include <map>
+#include <vector>
+#include "esmtp/smtp_session.h"
+
+namespace {
+struct FakeSink : MessageSink {
+    std::map<std::string, std::string> session;
+    std::vector<std::string> calls;
+    std::string data;
+    size_t chunks = 0;
+    bool fail_send = false;
+    SubmitReply finish_reply{250, "2.0.0 Ok: queued as 6500AB12.00001234.0001"};
+
+    void set_session(std::string k, std::string v) override { session[k] = v; }
+    SubmitReply mail(std::string_view s, std::string_view p) override {
+        calls.push_back("mail " + std::string(s) + " " + std::string(p));
+        if (s == "blocked@example.net") return {550, "5.7.1 Sender refused"};
+        return {250, "2.1.0 Ok"};
+    }
+    SubmitReply rcpt(std::string_view a, std::string_view) override {
+        calls.push_back("rcpt " + std::string(a));
+        if (a.find("@remote.example") != std::string_view::npos) return {550, "5.7.1 Relaying denied"};
+        if (a.rfind("nobody@", 0) == 0) return {550, "5.1.1 No such user here"};
+        return {250, "2.1.5 Ok"};
+    }
+    Status send_data(std::string_view b) override {
+        if (fail_send) return Error{32, "broken pipe"};
+        data += b;
+        ++chunks;
+        return ok_status();
+    }
+    SubmitReply finish() override {
+        calls.push_back("finish");
+        return finish_reply;
+    }
+    void reset() override { calls.push_back("reset"); }
+    void quit() override { calls.push_back("quit"); }
+    bool called(std::string_view what) const {
+        for (const auto& c : calls)
+            if (c == what) return true;
+        return false;
+    }
+};
+
+SessionConfig test_config() {
+    SessionConfig c;
+    c.me = "mx.example.com";
+    c.greeting = "mx.example.com ESMTP";
+    c.size_limit = 100000;
+    c.max_recipients = 3;
+    c.facts.remote_ip = "192.0.2.7";
+    c.facts.remote_port = "40000";
+    c.facts.local_ip = "192.0.2.1";
+    c.facts.local_port = "25";
+    return c;
+}
+
+// Feeds client bytes as couriertcpd would deliver them: lines in command mode, raw
+// bytes in DATA. Returns the replies produced.
+std::string talk(SmtpSession& s, std::string_view input) {
+    size_t pos = 0;
+    while (pos < input.size() && !s.closed()) {
+        if (s.mode() == SmtpSession::Mode::data) {
+            pos += s.on_data(input.substr(pos));
+            continue;
+        }
+        size_t nl = input.find('\n', pos);
+        if (nl == std::string_view::npos) break;
+        s.on_command(input.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    return s.take_output();
+}
+
+struct Fixture {
+    FakeSink sink;
+    SmtpSession s{test_config(), sink};
+    std::vector<std::string> logs;
+    Fixture() {
+        s.log = [this](const std::string& l) { logs.push_back(l); };
+        s.start();
+        s.take_output();
+    }
+    std::string operator()(std::string_view input) { return talk(s, input); }
+    void ready() { (*this)("EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"); }
+};
+
+bool starts(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
+}  // namespace
+
+TEST_CASE("greeting and session facts") {
+    FakeSink sink;
+    SessionConfig c = test_config();
+    c.facts.relay_client = true;
+    c.facts.remote_host = "client.example";
+    SmtpSession s(c, sink);
+    s.start();
+    CHECK(s.flush_due());
+    CHECK(s.take_output() == "220 mx.example.com ESMTP\r\n");
+    CHECK(sink.session["remote-ip"] == "192.0.2.7");
+    CHECK(sink.session["remote-port"] == "40000");
+    CHECK(sink.session["remote-host"] == "client.example");
+    CHECK(sink.session["local-ip"] == "192.0.2.1");
+    CHECK(sink.session["local-port"] == "25");
+    CHECK(sink.session["relay"] == "yes");
+}
+
+TEST_CASE("EHLO lists the extensions; HELO is plain SMTP") {
+    Fixture t;
+    CHECK(t("EHLO client.example\r\n") ==
+          "250-mx.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 100000\r\n"
+          "250 ENHANCEDSTATUSCODES\r\n");
+    CHECK(t.sink.session["helo"] == "client.example");
+    CHECK(t.sink.session["protocol"] == "ESMTP");
+    CHECK(t.sink.session["relay"] == "no");
+    CHECK(t("HELO other.example\r\n") == "250 mx.example.com\r\n");
+    CHECK(t.sink.session["protocol"] == "SMTP");
+    CHECK(t.sink.session["helo"] == "other.example");
+    CHECK(starts(t("EHLO\r\n"), "501 5.5.4 "));
+    CHECK(starts(t("HELO \r\n"), "501 5.5.4 "));
+}
+
+TEST_CASE("a message is streamed to submit and submit's reply is passed on") {
+    Fixture t;
+    CHECK(t("EHLO c\r\nMAIL FROM:<a@example.org> BODY=8BITMIME SIZE=20\r\n").find("250 2.1.0 Ok\r\n") !=
+          std::string::npos);
+    CHECK(t("RCPT TO:<b@example.com>\r\n") == "250 2.1.5 Ok\r\n");
+    CHECK(t("RCPT TO:<c@remote.example>\r\n") == "550 5.7.1 Relaying denied\r\n");
+    CHECK(t("RCPT TO:<nobody@example.com>\r\n") == "550 5.1.1 No such user here\r\n");
+    CHECK(t("DATA\r\n") == "354 End data with <CR><LF>.<CR><LF>\r\n");
+    CHECK(t.s.flush_due() == false);
+    CHECK(t("Subject: hi\r\n\r\n..dot\r\n.\r\n") ==
+          "250 2.0.0 Ok: queued as 6500AB12.00001234.0001\r\n");
+    CHECK(t.sink.data == "Subject: hi\r\n\r\n.dot\r\n");
+    CHECK(t.sink.calls.front() == "mail a@example.org BODY=8BITMIME");
+    CHECK(t.sink.called("finish"));
+    CHECK_FALSE(t.sink.called("reset"));
+    REQUIRE(t.logs.size() == 1);
+    CHECK(t.logs[0].find("status=accepted") != std::string::npos);
+    CHECK(t.logs[0].find("rcpts=1") != std::string::npos);
+    // The next transaction starts afresh.
+    CHECK(t("MAIL FROM:<>\r\n") == "250 2.1.0 Ok\r\n");
+    CHECK(t.sink.calls.back() == "mail  ");
+}
+
+TEST_CASE("QUIT, RSET, NOOP, VRFY, HELP") {
+    Fixture t;
+    t.ready();
+    CHECK(t("RSET\r\n") == "250 2.0.0 Ok\r\n");
+    CHECK(t.sink.called("reset"));
+    CHECK(starts(t("RCPT TO:<b@example.com>\r\n"), "503 5.5.1 "));
+    CHECK(t("NOOP\r\n") == "250 2.0.0 Ok\r\n");
+    CHECK(t("NOOP anything\r\n") == "250 2.0.0 Ok\r\n");
+    CHECK(t("VRFY root\r\n") ==
+          "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery\r\n");
+    CHECK(starts(t("VRFY\r\n"), "501 5.5.4 "));
+    CHECK(starts(t("HELP\r\n"), "214 2.0.0 Commands: EHLO HELO MAIL"));
+    CHECK(starts(t("RSET now\r\n"), "501 5.5.4 "));
+    CHECK(starts(t("QUIT now\r\n"), "501 5.5.4 "));
+    CHECK(t("QUIT\r\nNOOP\r\n") == "221 2.0.0 mx.example.com closing connection\r\n");
+    CHECK(t.s.closed());
+    CHECK(t.sink.called("quit"));
+}
+
+TEST_CASE("unknown commands, bad sequence and syntax errors") {
+    Fixture t;
+    CHECK(starts(t("MAIL FROM:<a@example.org>\r\n"), "503 5.5.1 "));   // before EHLO
+    t("EHLO c\r\n");
+    CHECK(t("FOO bar\r\n") == "500 5.5.1 Command unrecognized\r\n");
+    CHECK(t("\r\n") == "500 5.5.1 Command unrecognized\r\n");
+    t.s.on_command_too_long();
+    CHECK(t.s.take_output() == "500 5.5.2 Line too long\r\n");
+    CHECK(starts(t("RCPT TO:<b@example.com>\r\n"), "503 5.5.1 "));
+    CHECK(starts(t("DATA\r\n"), "503 5.5.1 "));
+    CHECK(starts(t("MAIL TO:<a@example.org>\r\n"), "501 5.5.4 "));
+    CHECK(starts(t("MAIL FROM:<a@example.org\r\n"), "501 5.1.7 "));
+    CHECK(starts(t("MAIL FROM:<a@example.org> SIZE=200000\r\n"), "552 5.3.4 "));
+    CHECK(starts(t("MAIL FROM:<a@example.org> DSN=1\r\n"), "555 5.5.4 "));
+    CHECK(t("MAIL FROM:<blocked@example.net>\r\n") == "550 5.7.1 Sender refused\r\n");
+    CHECK(starts(t("RCPT TO:<b@example.com>\r\n"), "503 5.5.1 "));
+    CHECK(t("MAIL FROM:<a@example.org>\r\n") == "250 2.1.0 Ok\r\n");
+    CHECK(starts(t("MAIL FROM:<a@example.org>\r\n"), "503 5.5.1 "));
+    CHECK(starts(t("DATA\r\n"), "503 5.5.1 "));                    // no recipient yet
+    CHECK(starts(t("RCPT TO:<>\r\n"), "501 5.1.3 "));
+    CHECK(starts(t("RCPT TO:<a b@example.com>\r\n"), "501 5.1.3 "));
+    CHECK(starts(t("RCPT TO:b@example.com\r\n"), "501 5.1.3 "));
+    CHECK(starts(t("RCPT FROM:<b@example.com>\r\n"), "501 5.5.4 "));
+    CHECK(starts(t("RCPT TO:<b@example.com> NOTIFY=NEVER\r\n"), "555 5.5.4 "));
+    CHECK(t("RCPT TO:<nobody@example.com>\r\n") == "550 5.1.1 No such user here\r\n");
+    CHECK(starts(t("DATA\r\n"), "503 5.5.1 "));                    // none accepted
+    CHECK(starts(t("DATA x\r\n"), "501 5.5.4 "));
+}
+
+TEST_CASE("MAIL parameters need EHLO") {
+    Fixture t;
+    t("HELO c\r\n");
+    CHECK(starts(t("MAIL FROM:<a@example.org> SIZE=10\r\n"), "555 5.5.4 "));
+    CHECK(t("MAIL FROM:<a@example.org>\r\n") == "250 2.1.0 Ok\r\n");
+}
+
+TEST_CASE("recipient limit: 452 4.5.3") {
+    Fixture t;
+    t.ready();
+    t("RCPT TO:<c@example.com>\r\nRCPT TO:<d@example.com>\r\n");
+    CHECK(t("RCPT TO:<e@example.com>\r\n") == "452 4.5.3 Too many recipients\r\n");
+}
+
+TEST_CASE("refused content is read to its end and never queued") {
+    struct Case {
+        std::string body;
+        std::string reply;
+    };
+    std::vector<Case> cases = {
+        {"a\n.\nMAIL FROM:<x@y.example>\r\n.\r\n", "550 5.5.2 "},
+        {"a\r.\rb\r\n.\r\n", "550 5.5.2 "},
+        {std::string("a\0b\r\n.\r\n", 8), "550 5.6.0 "},
+        {std::string(1001, 'x') + "\r\n.\r\n", "552 5.5.2 "},
+        {std::string(150000, 'y') + "\r\n.\r\n", "552 5.5.2 "},
+    };
+    // Too big with short lines.
+    std::string big;
+    while (big.size() < 120000) big += std::string(70, 'z') + "\r\n";
+    cases.push_back({big + ".\r\n", "552 5.3.4 "});
+    for (const Case& c : cases) {
+        CAPTURE(c.reply);
+        Fixture t;
+        t.ready();
+        t("DATA\r\n");
+        std::string out = t(c.body);
+        CHECK(starts(out, c.reply));
+        CHECK(t.s.mode() == SmtpSession::Mode::command);
+        CHECK(t.sink.called("reset"));
+        CHECK_FALSE(t.sink.called("finish"));
+        REQUIRE(t.logs.size() == 1);
+        CHECK(t.logs[0].find("status=rejected") != std::string::npos);
+        CHECK(t("NOOP\r\n") == "250 2.0.0 Ok\r\n");   // still in sync
+    }
+}
+
+TEST_CASE("large messages go to submit in chunks") {
+    Fixture t;
+    t.ready();
+    t("DATA\r\n");
+    std::string body;
+    while (body.size() < 90000) body += std::string(76, 'm') + "\r\n";
+    CHECK(starts(t(body + ".\r\n"), "250 2.0.0 "));
+    CHECK(t.sink.data == body);
+    CHECK(t.sink.chunks == 2);
+}
+
+TEST_CASE("submit failures become 4xx replies") {
+    SUBCASE("send_data fails: 451 4.3.0, no finish") {
+        Fixture t;
+        t.ready();
+        t.sink.fail_send = true;
+        t("DATA\r\n");
+        CHECK(starts(t("hello\r\n.\r\n"), "451 4.3.0 "));
+        CHECK_FALSE(t.sink.called("finish"));
+        CHECK(t.sink.called("reset"));
+    }
+    SUBCASE("finish answers 451: passed on unchanged") {
+        Fixture t;
+        t.ready();
+        t.sink.finish_reply = {451, "4.3.0 Temporary failure in the queue, try again later"};
+        t("DATA\r\n");
+        CHECK(t("hello\r\n.\r\n") == "451 4.3.0 Temporary failure in the queue, try again later\r\n");
+        CHECK(t.logs[0].find("status=rejected") != std::string::npos);
+    }
+}
+
+TEST_CASE("timeouts and lost connections") {
+    SUBCASE("idle timeout: 421 4.4.2 and close") {
+        Fixture t;
+        t.ready();
+        t.s.on_timeout();
+        CHECK(starts(t.s.take_output(), "421 4.4.2 mx.example.com "));
+        CHECK(t.s.closed());
+        CHECK(t.sink.called("reset"));
+        CHECK(t.sink.called("quit"));
+    }
+    SUBCASE("EOF in DATA: nothing queued") {
+        Fixture t;
+        t.ready();
+        t("DATA\r\nhalf a message\r\n");
+        t.s.on_eof();
+        CHECK(t.s.closed());
+        CHECK(t.sink.called("reset"));
+        CHECK_FALSE(t.sink.called("finish"));
+        CHECK(t.logs[0].find("status=aborted") != std::string::npos);
+        CHECK(t.s.take_output().empty());
+    }
+}
+
+TEST_CASE("too many errors: 421 4.7.0") {
+    Fixture t;
+    std::string out;
+    for (int i = 0; i < 25 && !t.s.closed(); ++i) out += t("BAD\r\n");
+    CHECK(t.s.closed());
+    CHECK(out.find("421 4.7.0 ") != std::string::npos);
+}
+
+TEST_CASE("PIPELINING: which replies must be flushed at once") {
+    Fixture t;
+    t.s.on_command("EHLO c\r");
+    CHECK(t.s.flush_due());
+    t.s.take_output();
+    t.s.on_command("MAIL FROM:<a@example.org>\r");
+    t.s.on_command("RCPT TO:<b@example.com>\r");
+    CHECK_FALSE(t.s.flush_due());
+    t.s.on_command("DATA\r");
+    CHECK(t.s.flush_due());
+    CHECK(t.s.take_output() == "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+}
+
+TEST_CASE("EHLO resets a transaction") {
+    Fixture t;
+    t.ready();
+    t("EHLO again\r\n");
+    CHECK(t.sink.called("reset"));
+    CHECK(starts(t("RCPT TO:<b@example.com>\r\n"), "503 5.5.1 "));
+}

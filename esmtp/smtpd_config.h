@@ -1,0 +1,22 @@
+// courieresmtpd's settings for one connection: couriertcpd's environment (TCPREMOTEIP,
+// TCPLOCALIP, RELAYCLIENT, ...), the esmtpd settings esmtpd exports (SIZELIMIT,
+// ESMTP_TIMEOUT) and the control files me, esmtpgreeting and vhost.<local-ip>
+// (courier(8), "Servers with multiple IP addresses"). The environment is passed in as
+// a function so tests need not change the process's own.
+#pragma once
+#include <functional>
+#include <optional>
+#include <string>
+#include "config/config.h"
+#include "esmtp/smtp_session.h"
+
+using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
+
+// The process environment (getenv), for the program itself.
+std::optional<std::string> process_env(const char* name);
+
+SessionConfig load_session_config(const ConfigDir& config, const EnvLookup& env);
+
+// The idle timeout: ESMTP_TIMEOUT (seconds, or an interval such as "5m"), default five
+// minutes, clamped to 1 s .. 1 h so a bad setting can neither hang nor kill sessions.
+int idle_timeout_ms(const EnvLookup& env);
