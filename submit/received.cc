@@ -1,0 +1,95 @@
+// The Received: trace header of RFC 5321 4.4, folded for RFC 5322 2.1.1.
+#include "submit/received.h"
+#include <cstdio>
+#include <string_view>
+#include <vector>
+
+namespace submit {
+
+namespace {
+
+constexpr size_t kFoldWidth = 78;
+constexpr size_t kMaxValue = 200;   // longer session values are cut
+
+// A single header token: printable ASCII without space, '(' , ')' or '\\' (those would
+// end or escape the comment they may sit in); anything else becomes '?'.
+std::string header_token(std::string_view s) {
+    std::string out;
+    for (char c : s.substr(0, kMaxValue)) {
+        auto u = static_cast<unsigned char>(c);
+        bool ok = u > 0x20 && u < 0x7f && c != '(' && c != ')' && c != '\\';
+        out.push_back(ok ? c : '?');
+    }
+    return out;
+}
+
+// Lines start a new clause group; inside a group the words fold when they would pass
+// the width. Continuation lines start with two spaces.
+void fold_group(std::string& out, size_t& col, const std::vector<std::string>& words,
+                bool first_group) {
+    for (size_t i = 0; i < words.size(); ++i) {
+        const std::string& w = words[i];
+        bool new_line = (i == 0 && !first_group) || (i > 0 && col + 1 + w.size() > kFoldWidth);
+        if (new_line) {
+            out += "\n  ";
+            col = 2;
+        } else {
+            out += ' ';
+            ++col;
+        }
+        out += w;
+        col += w.size();
+    }
+}
+
+}  // namespace
+
+std::string format_received(const ReceivedInfo& info) {
+    std::vector<std::vector<std::string>> groups;
+    if (!info.remote_ip.empty() || !info.helo.empty()) {
+        std::string helo = info.helo.empty() ? "unknown" : header_token(info.helo);
+        std::string host = info.remote_host.empty() ? "unknown" : header_token(info.remote_host);
+        std::string ip = info.remote_ip.empty() ? "" : " [" + header_token(info.remote_ip) + "]";
+        groups.push_back({"from " + helo, "(" + host + ip + ")"});
+    }
+    std::string protocol = info.protocol.empty() ? "ESMTP" : header_token(info.protocol);
+    groups.push_back({"by " + header_token(info.me), "with " + protocol,
+                      "id " + header_token(info.qid) + (info.for_rcpt.empty() ? ";" : "")});
+    if (!info.for_rcpt.empty()) {
+        // The address is a Path (RFC 5321 4.4); it is kept whole, only control bytes go.
+        std::string rcpt;
+        for (char c : info.for_rcpt) rcpt.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
+        groups.push_back({"for <" + rcpt + ">;"});
+    }
+    groups.back().push_back(rfc5322_date(info.when));
+
+    std::string out = "Received:";
+    size_t col = out.size();
+    for (size_t g = 0; g < groups.size(); ++g) fold_group(out, col, groups[g], g == 0);
+    out += '\n';
+    return out;
+}
+
+std::string format_rfc5322_date(const std::tm& tm, long utc_offset_seconds) {
+    // English names whatever the locale (RFC 5322 3.3).
+    static const char* const days[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char* const months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    long off = utc_offset_seconds;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0) off = -off;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+                  days[(tm.tm_wday % 7 + 7) % 7], tm.tm_mday, months[(tm.tm_mon % 12 + 12) % 12],
+                  tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign,
+                  off / 3600, (off / 60) % 60);
+    return buf;
+}
+
+std::string rfc5322_date(std::time_t when) {
+    std::tm tm{};
+    if (!localtime_r(&when, &tm)) gmtime_r(&when, &tm);
+    return format_rfc5322_date(tm, tm.tm_gmtoff);
+}
+
+}  // namespace submit

@@ -1,0 +1,29 @@
+// The Received: trace header submit puts at the top of every message (RFC 5321 4.4,
+// RFC 5322 3.6.7), and the RFC 5322 date it ends with. Every value from the session is
+// untrusted: bytes that could break the header (CR, LF, controls, 8-bit, parentheses
+// inside the comment) are replaced, and long values are cut.
+#pragma once
+#include <ctime>
+#include <string>
+
+namespace submit {
+
+struct ReceivedInfo {
+    std::string helo;          // "" with no remote-ip and no helo: no "from" clause
+    std::string remote_host;   // "" -> "unknown"
+    std::string remote_ip;
+    std::string me;            // "by"
+    std::string protocol;      // "with": ESMTP, ESMTPS, ESMTPA, local, ...
+    std::string qid;           // "id"
+    std::string for_rcpt;      // "for <...>" only when the message has one recipient
+    std::time_t when = 0;
+};
+
+// The whole header, folded at 78 columns, ending with LF (the queue stores LF).
+std::string format_received(const ReceivedInfo& info);
+// "Sat, 22 Nov 2025 01:37:00 +0100" for a broken-down time and its offset from UTC.
+std::string format_rfc5322_date(const std::tm& tm, long utc_offset_seconds);
+// The same for `when` in the local time zone.
+std::string rfc5322_date(std::time_t when);
+
+}  // namespace submit

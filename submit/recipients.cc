@@ -1,0 +1,65 @@
+// Recipient routing for submit: local account or remote domain, and the refusals
+// (unknown user, relaying denied, bad syntax) as the SMTP client should see them.
+#include "submit/recipients.h"
+#include <pwd.h>
+#include "lib/address.h"
+
+namespace submit {
+
+VhostConfig VhostConfig::load(const ConfigDir& cfg, std::string_view vhost) {
+    VhostConfig out;
+    out.me = cfg.me(vhost);
+    out.locals = cfg.locals(vhost);
+    out.default_domain = lowercase_ascii(cfg.default_domain(vhost));
+    out.lowercase_local = cfg.exists("locallowercase");
+    return out;
+}
+
+const VhostConfig& VhostConfigCache::get(const std::string& vhost) {
+    auto it = by_vhost_.find(vhost);
+    if (it == by_vhost_.end()) it = by_vhost_.emplace(vhost, VhostConfig::load(cfg_, vhost)).first;
+    return it->second;
+}
+
+bool system_account_exists(const std::string& account) {
+    // Names with '/' or a leading '.' never reach getpwnam: they could only be
+    // mischief with a home-relative path later on.
+    if (account.empty() || account.find('/') != std::string::npos || account[0] == '.')
+        return false;
+    return ::getpwnam(account.c_str()) != nullptr;
+}
+
+RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,
+                              bool relay_allowed, AccountExists account_exists) {
+    RouteDecision d;
+    std::string why;
+    auto mbox = address.empty() ? std::nullopt : parse_mailbox(address, &why);
+    if (!mbox || mbox->local.empty()) {
+        d.reply = {501, "5.1.3 Bad recipient address syntax"};
+        return d;
+    }
+    QueueRecipient r;
+    if (mbox->domain.empty() || domain_in_list(mbox->domain, cfg.locals)) {
+        if (mbox->domain.empty()) mbox->domain = cfg.default_domain;
+        if (cfg.lowercase_local) mbox->local = lowercase_ascii(mbox->local);
+        if (!account_exists(mbox->local)) {
+            d.reply = {550, "5.1.1 <" + mbox->str() + ">: unknown user"};
+            return d;
+        }
+        r.module = "local";
+        r.host = mbox->local;
+    } else {
+        if (!relay_allowed) {
+            d.reply = {550, "5.7.1 Relaying denied"};
+            return d;
+        }
+        r.module = "esmtp";
+        r.host = mbox->domain;
+    }
+    r.address = mbox->str();
+    d.rcpt = std::move(r);
+    d.reply = {250, "2.1.5 Ok"};
+    return d;
+}
+
+}  // namespace submit

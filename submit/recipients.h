@@ -1,0 +1,51 @@
+// Recipient routing for submit: which delivery module gets an address and which host
+// (account or domain) it goes to, and whether it is accepted at all (local accounts
+// must exist; relaying needs "relay yes" from an esmtp caller). doc/architecture.md,
+// "The submit protocol"; courier(8): locals, defaultdomain, locallowercase.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+#include "config/config.h"
+#include "lib/queue.h"
+#include "lib/submit_client.h"
+
+namespace submit {
+
+// What submit needs from the configuration for one vhost, read once and kept for the
+// life of the submit process (one SMTP session), so a recipient costs no file reads.
+struct VhostConfig {
+    std::string me;                    // ConfigDir::me(vhost), for Received:
+    std::vector<std::string> locals;   // ConfigDir::locals(vhost)
+    std::string default_domain;        // ConfigDir::default_domain(vhost)
+    bool lowercase_local = false;      // the file locallowercase exists
+    static VhostConfig load(const ConfigDir& cfg, std::string_view vhost);
+};
+
+// Caches VhostConfig per vhost key.
+class VhostConfigCache {
+public:
+    explicit VhostConfigCache(const ConfigDir& cfg) : cfg_(cfg) {}
+    const VhostConfig& get(const std::string& vhost);
+private:
+    const ConfigDir& cfg_;
+    std::map<std::string, VhostConfig, std::less<>> by_vhost_;
+};
+
+// True when `account` is a user of this system (getpwnam); replaceable in tests.
+using AccountExists = bool (*)(const std::string& account);
+bool system_account_exists(const std::string& account);
+
+struct RouteDecision {
+    std::optional<QueueRecipient> rcpt;   // accepted: address, module, host
+    SubmitReply reply;                    // 250 2.1.5, or the refusal
+};
+
+// Routes one decoded recipient address (a bare mailbox, as in the rcpt command).
+// relay_allowed: the source is not esmtp, or the esmtp session said "relay yes".
+RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,
+                              bool relay_allowed, AccountExists account_exists);
+
+}  // namespace submit

@@ -1,0 +1,302 @@
+// The submit protocol's state machine (doc/architecture.md, "The submit protocol"):
+// one message at a time, any number in sequence, each either queued durably with a
+// 250 or refused with the reply the SMTP client should see.
+#include "submit/session.h"
+#include <sysexits.h>
+#include <unistd.h>
+#include <algorithm>
+#include <ctime>
+#include "lib/address.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
+#include "lib/xtext.h"
+#include "submit/received.h"
+
+namespace submit {
+
+namespace {
+
+constexpr size_t kChunkPiece = 64 * 1024;   // chunk bytes read and converted at once
+
+// Only an IP address may become a vhost file name suffix.
+bool plausible_ip(std::string_view s) {
+    if (s.empty() || s.size() > 64) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+               c == '.' || c == ':';
+    });
+}
+
+}  // namespace
+
+bool valid_source(std::string_view source) {
+    return source == "esmtp" || source == "local" || source == "dsn" || source == "forward";
+}
+
+SubmitSession::SubmitSession(int in_fd, int out_fd, SubmitOptions opts)
+    : opts_(std::move(opts)), in_(in_fd, opts_.max_line), out_fd_(out_fd), cfg_(opts_.config_dir),
+      vhosts_(cfg_), spool_(opts_.spool_dir),
+      body_(opts_.spool_dir + "/tmp", opts_.memory_limit, opts_.size_limit) {}
+
+int SubmitSession::run() {
+    std::string line;
+    for (;;) {
+        auto st = in_.read_line(line, opts_.read_timeout_ms);
+        if (st == LineReader::Status::eof) return EX_OK;
+        if (st != LineReader::Status::line) {
+            log_error(st == LineReader::Status::too_long ? "submit: command line too long"
+                      : st == LineReader::Status::timeout ? "submit: caller timed out"
+                                                          : "submit: cannot read commands");
+            return st == LineReader::Status::timeout ? EX_TEMPFAIL : EX_PROTOCOL;
+        }
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        CommandLine cmd = parse_command(line);
+        switch (cmd.verb) {
+        case Verb::session: on_session(cmd); break;
+        case Verb::mail: if (!send(on_mail(cmd))) return EX_IOERR; break;
+        case Verb::rcpt: if (!send(on_rcpt(cmd))) return EX_IOERR; break;
+        case Verb::rset: reset_message(); break;
+        case Verb::quit: return EX_OK;
+        case Verb::data:
+            switch (read_data()) {
+            case DataEnd::done: if (!send(finish_message())) return EX_IOERR; break;
+            case DataEnd::rset: reset_message(); break;
+            case DataEnd::quit: return EX_OK;
+            case DataEnd::eof:
+                log_warning("submit: input ended inside a message, nothing queued");
+                return EX_PROTOCOL;
+            case DataEnd::protocol_error: return EX_PROTOCOL;
+            }
+            break;
+        default:
+            log_error("submit: unknown command: " + log_safe(line.substr(0, 80)));
+            return EX_PROTOCOL;
+        }
+    }
+}
+
+void SubmitSession::on_session(const CommandLine& cmd) {
+    if (cmd.fields.empty()) return;
+    std::string_view key = cmd.fields[0];
+    auto value = xtext_decode(cmd.fields.size() > 1 ? cmd.fields[1] : "");
+    if (!value) {
+        log_warning("submit: session " + log_safe(key) + ": bad xtext, ignored");
+        return;
+    }
+    // Unknown keys are ignored: a newer caller may send facts this submit does not use.
+    if (key == "remote-ip") facts_.remote_ip = std::move(*value);
+    else if (key == "remote-host") facts_.remote_host = std::move(*value);
+    else if (key == "remote-port") facts_.remote_port = std::move(*value);
+    else if (key == "helo") facts_.helo = std::move(*value);
+    else if (key == "local-ip") facts_.local_ip = std::move(*value);
+    else if (key == "local-port") facts_.local_port = std::move(*value);
+    else if (key == "protocol") facts_.protocol = std::move(*value);
+    else if (key == "auth") facts_.auth = std::move(*value);
+    else if (key == "tls") facts_.tls = std::move(*value);
+    else if (key == "relay") facts_.relay = *value == "yes";
+}
+
+std::string SubmitSession::vhost_for(const std::string& local_ip) {
+    if (!vhost_known_ || vhost_ip_ != local_ip) {
+        vhost_ip_ = local_ip;
+        vhost_key_ = plausible_ip(local_ip) && cfg_.exists("vhost." + local_ip) ? local_ip : "";
+        vhost_known_ = true;
+    }
+    return vhost_key_;
+}
+
+SubmitReply SubmitSession::on_mail(const CommandLine& cmd) {
+    if (have_mail_) return {503, "5.5.1 Nested MAIL command"};
+    AddressAndParams ap = split_address_and_params(cmd.fields);
+    auto sender = xtext_decode(ap.address);
+    if (!sender) return {501, "5.1.7 Bad sender address syntax"};
+    SubmitReply error;
+    auto params = parse_mail_params(ap.params, &error);
+    if (!params) return error;
+    std::string vhost = vhost_for(facts_.local_ip);
+    const VhostConfig& vc = vhosts_.get(vhost);
+    if (!sender->empty()) {
+        auto mbox = parse_mailbox(*sender);
+        if (!mbox || mbox->local.empty()) return {501, "5.1.7 Bad sender address syntax"};
+        if (mbox->domain.empty()) mbox->domain = vc.default_domain;
+        *sender = mbox->str();
+    }
+    reset_message();
+    have_mail_ = true;
+    env_.sender = std::move(*sender);
+    env_.source = opts_.source;
+    env_.ret = std::move(params->ret);
+    env_.envid = std::move(params->envid);
+    env_.body = std::move(params->body);
+    env_.smtputf8 = params->smtputf8;
+    env_.remote_ip = facts_.remote_ip;
+    env_.remote_host = facts_.remote_host;
+    env_.helo = facts_.helo;
+    env_.local_ip = facts_.local_ip;
+    env_.auth_user = facts_.auth;
+    env_.vhost = std::move(vhost);
+    return {250, "2.1.0 Ok"};
+}
+
+SubmitReply SubmitSession::on_rcpt(const CommandLine& cmd) {
+    if (!have_mail_) return {503, "5.5.1 MAIL first"};
+    AddressAndParams ap = split_address_and_params(cmd.fields);
+    auto address = xtext_decode(ap.address);
+    if (!address) {
+        SubmitReply r{501, "5.1.3 Bad recipient address syntax"};
+        log_refusal(ap.address, r);
+        return r;
+    }
+    SubmitReply error;
+    auto params = parse_rcpt_params(ap.params, &error);
+    if (!params) {
+        log_refusal(*address, error);
+        return error;
+    }
+    bool relay_allowed = opts_.source != "esmtp" || facts_.relay;
+    RouteDecision d = route_recipient(*address, vhosts_.get(env_.vhost), relay_allowed,
+                                      opts_.account_exists);
+    if (!d.rcpt) {
+        log_refusal(*address, d.reply);
+        return d.reply;
+    }
+    // The same address twice is accepted once more but delivered once.
+    if (rcpt_seen_.count(d.rcpt->address)) return d.reply;
+    if (env_.rcpts.size() >= opts_.max_rcpts) {
+        SubmitReply r{452, "4.5.3 Too many recipients"};
+        log_refusal(*address, r);
+        return r;
+    }
+    d.rcpt->notify = std::move(params->notify);
+    d.rcpt->orcpt = std::move(params->orcpt);
+    rcpt_seen_.insert(d.rcpt->address);
+    env_.rcpts.push_back(std::move(*d.rcpt));
+    return d.reply;
+}
+
+SubmitSession::DataEnd SubmitSession::read_data() {
+    std::string line;
+    for (;;) {
+        auto st = in_.read_line(line, opts_.read_timeout_ms);
+        if (st == LineReader::Status::eof || st == LineReader::Status::timeout ||
+            st == LineReader::Status::error)
+            return DataEnd::eof;
+        if (st == LineReader::Status::too_long) {
+            log_error("submit: chunk header too long");
+            return DataEnd::protocol_error;
+        }
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        CommandLine cmd = parse_command(line);
+        // The caller may abandon a message in the middle (its SMTP client went away).
+        if (cmd.verb == Verb::rset) return DataEnd::rset;
+        if (cmd.verb == Verb::quit) return DataEnd::quit;
+        auto n = cmd.verb == Verb::chunk ? parse_chunk_size(cmd.fields) : std::nullopt;
+        if (!n) {
+            log_error("submit: expected a chunk, got: " + log_safe(line.substr(0, 80)));
+            return DataEnd::protocol_error;
+        }
+        if (*n == 0) return DataEnd::done;
+        DataEnd end = read_chunk(*n);
+        if (end != DataEnd::done) return end;
+    }
+}
+
+SubmitSession::DataEnd SubmitSession::read_chunk(uint64_t n) {
+    // A message that will be refused anyway (no MAIL or no recipient) is only read.
+    bool keep = have_mail_ && !env_.rcpts.empty();
+    while (n > 0) {
+        size_t take = n < kChunkPiece ? size_t(n) : kChunkPiece;
+        if (!in_.read_exact(piece_, take, opts_.read_timeout_ms)) return DataEnd::eof;
+        n -= take;
+        if (keep && data_error_) data_error_ = body_.append(piece_);
+    }
+    return DataEnd::done;
+}
+
+SubmitReply SubmitSession::finish_message() {
+    SubmitReply r;
+    if (!have_mail_) {
+        r = {503, "5.5.1 MAIL first"};
+    } else if (env_.rcpts.empty()) {
+        r = {554, "5.5.1 No valid recipients"};
+    } else {
+        if (data_error_) data_error_ = body_.finish();
+        if (!data_error_) {
+            log_error("submit: " + data_error_.error().text);
+            r = {451, "4.3.0 Cannot store the message"};
+        } else if (body_.too_big()) {
+            r = {552, "5.3.4 Message too big"};
+        } else {
+            r = queue_message();
+        }
+    }
+    if (r.code != 250 && have_mail_)
+        log_info("rejected from=" + log_safe(env_.sender) + " size=" + std::to_string(body_.size()) +
+                 " client=" + log_safe(facts_.remote_ip) + " source=" + opts_.source +
+                 " reason=" + log_safe(r.line()));
+    reset_message();
+    return r;
+}
+
+SubmitReply SubmitSession::queue_message() {
+    std::time_t now = ::time(nullptr);
+    auto file = spool_.begin(now);
+    if (!file) {
+        log_error("submit: " + file.error().text);
+        return {451, "4.3.0 Cannot create the queue file"};
+    }
+    env_.id = file->id();
+    env_.arrival = now;
+    ReceivedInfo ri;
+    ri.helo = facts_.helo;
+    ri.remote_host = facts_.remote_host;
+    ri.remote_ip = facts_.remote_ip;
+    ri.me = vhosts_.get(env_.vhost).me;
+    ri.protocol = !facts_.protocol.empty() ? facts_.protocol
+                  : opts_.source == "esmtp" ? "ESMTP" : opts_.source;
+    ri.qid = env_.id.text;
+    if (env_.rcpts.size() == 1) ri.for_rcpt = env_.rcpts[0].address;
+    ri.when = now;
+    std::string received = format_received(ri);
+    env_.data_size = received.size() + body_.size();
+
+    std::string head = format_envelope(env_);
+    head += received;
+    // The usual message never left memory: envelope and message in one write.
+    if (!body_.spilled()) head += body_.in_memory();
+    Status st = write_all(file->fd(), head);
+    if (st && body_.spilled()) st = body_.write_to(file->fd());
+    if (st) st = spool_.commit(*file);
+    if (!st) {
+        log_error("submit: id=" + env_.id.text + ": " + st.error().text);
+        return {451, "4.3.0 Cannot write the queue file"};
+    }
+    spool_.notify(env_.id);
+    log_info("accepted id=" + env_.id.text + " from=" + log_safe(env_.sender) +
+             " rcpts=" + std::to_string(env_.rcpts.size()) + " size=" +
+             std::to_string(env_.data_size) + " client=" + log_safe(facts_.remote_ip) +
+             " source=" + opts_.source);
+    return {250, "2.0.0 Ok: queued as " + env_.id.text};
+}
+
+void SubmitSession::reset_message() {
+    have_mail_ = false;
+    env_ = QueueEnvelope{};
+    rcpt_seen_.clear();
+    body_.reset();
+    data_error_ = ok_status();
+}
+
+bool SubmitSession::send(const SubmitReply& r) {
+    Status st = write_all(out_fd_, format_reply(r));
+    if (!st) log_error("submit: cannot reply: " + st.error().text);
+    return st.ok();
+}
+
+void SubmitSession::log_refusal(std::string_view address, const SubmitReply& r) {
+    log_info("refused rcpt=" + log_safe(address) + " from=" + log_safe(env_.sender) +
+             " client=" + log_safe(facts_.remote_ip) + " source=" + opts_.source +
+             " reason=" + log_safe(r.line()));
+}
+
+}  // namespace submit

@@ -1,0 +1,81 @@
+// One submit process's conversation with its caller: the state machine of
+// doc/architecture.md, "The submit protocol" (session facts, mail, rcpt, data and
+// chunks, rset, quit), which turns each message into a durable queue file.
+// SECURITY: the caller is another local process (courieresmtpd as the mail user,
+// sendmail as any user); every line and value from it is bounded and checked here.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+#include "config/config.h"
+#include "lib/lineio.h"
+#include "lib/queue.h"
+#include "lib/submit_client.h"
+#include "submit/message_buffer.h"
+#include "submit/protocol.h"
+#include "submit/recipients.h"
+#include "submit/spool_writer.h"
+
+namespace submit {
+
+struct SubmitOptions {
+    std::string source;                 // esmtp, local, dsn, forward
+    std::string spool_dir;              // paths().spool
+    std::string config_dir;             // paths().config
+    uint64_t size_limit = 10485760;     // 0: no limit
+    size_t max_rcpts = 10000;
+    size_t max_line = 16 * 1024;
+    size_t memory_limit = 512 * 1024;   // message bytes held in memory before spilling
+    int read_timeout_ms = 60 * 60 * 1000;
+    AccountExists account_exists = system_account_exists;
+};
+
+bool valid_source(std::string_view source);
+
+class SubmitSession {
+public:
+    SubmitSession(int in_fd, int out_fd, SubmitOptions opts);
+    // Serves commands until quit or end of input; returns the exit code (sysexits).
+    int run();
+
+private:
+    // What the caller told us about the connection ("session <key> <value>").
+    struct Facts {
+        std::string remote_ip, remote_host, remote_port, helo, local_ip, local_port;
+        std::string protocol, auth, tls;
+        bool relay = false;
+    };
+    enum class DataEnd { done, rset, quit, eof, protocol_error };
+
+    void on_session(const CommandLine& cmd);
+    SubmitReply on_mail(const CommandLine& cmd);
+    SubmitReply on_rcpt(const CommandLine& cmd);
+    DataEnd read_data();
+    DataEnd read_chunk(uint64_t n);
+    SubmitReply finish_message();
+    SubmitReply queue_message();
+    std::string vhost_for(const std::string& local_ip);
+    void reset_message();
+    bool send(const SubmitReply& r);
+    void log_refusal(std::string_view what, const SubmitReply& r);
+
+    SubmitOptions opts_;
+    LineReader in_;
+    int out_fd_;
+    ConfigDir cfg_;
+    VhostConfigCache vhosts_;
+    SpoolWriter spool_;
+    MessageBuffer body_;
+    Facts facts_;
+    std::string vhost_ip_, vhost_key_;   // last vhost lookup, so it is made once per ip
+    bool vhost_known_ = false;
+
+    // The message in progress.
+    bool have_mail_ = false;
+    QueueEnvelope env_;
+    std::unordered_set<std::string> rcpt_seen_;
+    Status data_error_ = ok_status();
+    std::string piece_;                  // chunk bytes being read
+};
+
+}  // namespace submit

@@ -1,0 +1,237 @@
+// Transcript tests of the submit protocol: what the caller sends, what it reads back,
+// and what lands in the spool (queue file envelope and byte-exact message).
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+#include "lib/fileio.h"
+#include "lib/queue.h"
+#include "submit/session.h"
+
+using namespace submit;
+
+namespace {
+
+bool fake_accounts(const std::string& a) { return a == "alice" || a == "bob"; }
+
+struct Sandbox {
+    std::string root, config, spool;
+    Sandbox() {
+        char tmpl[] = "/tmp/submit-ss-XXXXXX";
+        root = mkdtemp(tmpl);
+        config = root + "/etc";
+        spool = root + "/spool";
+        for (const std::string& d : {config, spool, spool + "/tmp", spool + "/msgs"})
+            ::mkdir(d.c_str(), 0750);
+        put("me", "mx.example.com\n");
+        put("locals", "example.com\n");
+        put("defaultdomain", "example.com\n");
+    }
+    ~Sandbox() { std::filesystem::remove_all(root); }
+    void put(const std::string& name, const std::string& text) const {
+        std::ofstream(config + "/" + name) << text;
+    }
+    SubmitOptions options(const std::string& source = "esmtp") const {
+        SubmitOptions o;
+        o.source = source;
+        o.spool_dir = spool;
+        o.config_dir = config;
+        o.account_exists = fake_accounts;
+        return o;
+    }
+    // Feeds `input` from a file (no pipe capacity limit), returns the replies.
+    std::string run(const std::string& input, SubmitOptions o, int* exit_code = nullptr) const {
+        std::string in_path = root + "/in", out_path = root + "/out";
+        std::ofstream(in_path, std::ios::binary) << input;
+        UniqueFd in(::open(in_path.c_str(), O_RDONLY));
+        UniqueFd out(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+        int rc = SubmitSession(in.get(), out.get(), std::move(o)).run();
+        if (exit_code) *exit_code = rc;
+        return read_file(out_path, 1 << 20).value();
+    }
+    std::vector<std::string> queue_files() const {
+        std::vector<std::string> out;
+        for (auto& e : std::filesystem::recursive_directory_iterator(spool + "/msgs"))
+            if (e.is_regular_file()) out.push_back(e.path().string());
+        return out;
+    }
+    size_t tmp_files() const {
+        return size_t(std::distance(std::filesystem::directory_iterator(spool + "/tmp"),
+                                    std::filesystem::directory_iterator()));
+    }
+};
+
+std::string chunk(const std::string& bytes) {
+    return "chunk " + std::to_string(bytes.size()) + "\n" + bytes;
+}
+
+const char* kSession =
+    "session remote-ip 192.0.2.7\n"
+    "session helo client.example.org\n"
+    "session local-ip 192.0.2.1\n"
+    "session protocol ESMTP\n";
+
+}  // namespace
+
+TEST_CASE("submit: a message is queued durably and reads back byte-exact") {
+    Sandbox sb;
+    std::string in = std::string(kSession) + "mail sender@example.org RET=HDRS ENVID=e1\n" +
+                     "rcpt alice@example.com NOTIFY=NEVER\n" + "rcpt alice@EXAMPLE.com\n" +
+                     "rcpt carol@example.com\n" + "rcpt x@remote.test\n" + "rcpt bob\n" +
+                     "data\n" + chunk("Subject: hi\r") + chunk("\n\r\nbody\r") + chunk("\n") +
+                     "chunk 0\nquit\n";
+    int rc = -1;
+    // main() sets umask 027; other tests in this binary may have changed it.
+    mode_t old_umask = ::umask(027);
+    std::string out = sb.run(in, sb.options(), &rc);
+    ::umask(old_umask);
+    CHECK(rc == EX_OK);
+    auto files = sb.queue_files();
+    REQUIRE(files.size() == 1);
+    size_t offset = 0;
+    auto env = read_envelope(files[0], &offset);
+    REQUIRE(env);
+    CHECK(out == "250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.1.5 Ok\n"
+                 "550 5.1.1 <carol@example.com>: unknown user\n550 5.7.1 Relaying denied\n"
+                 "250 2.1.5 Ok\n250 2.0.0 Ok: queued as " + env->id.text + "\n");
+    CHECK(files[0] == sb.spool + "/msgs/" + env->id.bucket() + "/Q" + env->id.text);
+    CHECK(env->sender == "sender@example.org");
+    CHECK(env->source == "esmtp");
+    CHECK(env->ret == "HDRS");
+    CHECK(env->envid == "e1");
+    CHECK(env->remote_ip == "192.0.2.7");
+    CHECK(env->helo == "client.example.org");
+    CHECK(env->local_ip == "192.0.2.1");
+    CHECK(env->vhost == "");
+    REQUIRE(env->rcpts.size() == 2);
+    CHECK(env->rcpts[0].address == "alice@example.com");
+    CHECK(env->rcpts[0].module == "local");
+    CHECK(env->rcpts[0].host == "alice");
+    CHECK(env->rcpts[0].notify == "NEVER");
+    CHECK(env->rcpts[1].address == "bob@example.com");
+
+    std::string file = read_file(files[0], 1 << 20).value();
+    std::string message = file.substr(offset);
+    CHECK(message.size() == env->data_size);
+    CHECK(message.rfind("Received: from client.example.org (unknown [192.0.2.7])\n"
+                        "  by mx.example.com with ESMTP id " + env->id.text + ";\n", 0) == 0);
+    CHECK(message.substr(message.find("\nSubject") + 1) == "Subject: hi\n\nbody\n");
+    CHECK(sb.tmp_files() == 0);
+    struct stat st{};
+    REQUIRE(::stat(files[0].c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0640);
+}
+
+TEST_CASE("submit: refusals queue nothing") {
+    Sandbox sb;
+    SubmitOptions o = sb.options();
+    o.size_limit = 10;
+    std::string in = std::string("rcpt alice\n") + "data\n" + chunk("x\r\n") + "chunk 0\n" +
+                     "mail <bad\n" + "mail \n" + "rcpt nobody@remote.test\n" + "data\n" +
+                     chunk("x\r\n") + "chunk 0\n" + "mail a@b.example\n" + "rcpt alice\n" +
+                     "data\n" + chunk("0123456789\r\n") + "chunk 0\n";
+    std::string out = sb.run(in, o);
+    CHECK(out == "503 5.5.1 MAIL first\n"
+                 "503 5.5.1 MAIL first\n"
+                 "501 5.1.7 Bad sender address syntax\n"
+                 "250 2.1.0 Ok\n"
+                 "550 5.7.1 Relaying denied\n"
+                 "554 5.5.1 No valid recipients\n"
+                 "250 2.1.0 Ok\n250 2.1.5 Ok\n"
+                 "552 5.3.4 Message too big\n");
+    CHECK(sb.queue_files().empty());
+    CHECK(sb.tmp_files() == 0);
+}
+
+TEST_CASE("submit: relay yes, several messages, rset, vhost and the trigger FIFO") {
+    Sandbox sb;
+    sb.put("vhost.192.0.2.1", "");
+    std::string fifo = sb.spool + "/trigger";
+    REQUIRE(::mkfifo(fifo.c_str(), 0620) == 0);
+    UniqueFd reader(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK));
+    REQUIRE(reader);
+    std::string in = std::string(kSession) + "session relay yes\n" + "mail \n" +
+                     "rcpt x@remote.test\n" + "data\n" + chunk("a\n") + "chunk 0\n" +
+                     "mail a@b.example\n" + "rcpt bob\n" + "rset\n" + "mail c@d.example\n" +
+                     "rcpt bob\n" + "data\n" + chunk("partial") + "rset\n" +
+                     "mail e@f.example\n" + "rcpt bob\n" + "data\nchunk 0\n";
+    int rc = -1;
+    std::string out = sb.run(in, sb.options(), &rc);
+    CHECK(rc == EX_OK);
+    auto files = sb.queue_files();
+    REQUIRE(files.size() == 2);
+    std::sort(files.begin(), files.end());
+    auto first = read_envelope(files[0], nullptr);
+    auto second = read_envelope(files[1], nullptr);
+    REQUIRE(first);
+    REQUIRE(second);
+    CHECK(first->sender == "");
+    CHECK(first->vhost == "192.0.2.1");
+    CHECK(first->rcpts[0].module == "esmtp");
+    CHECK(first->rcpts[0].host == "remote.test");
+    CHECK(second->sender == "e@f.example");
+    CHECK(first->id.text != second->id.text);
+    CHECK(out == "250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.0.0 Ok: queued as " + first->id.text +
+                     "\n250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.1.0 Ok\n250 2.1.5 Ok\n"
+                     "250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.0.0 Ok: queued as " + second->id.text + "\n");
+    char buf[512];
+    ssize_t n = ::read(reader.get(), buf, sizeof buf);
+    REQUIRE(n > 0);
+    CHECK(std::string(buf, size_t(n)) ==
+          "new " + first->id.bucket() + "/Q" + first->id.text + "\n" + "new " +
+              second->id.bucket() + "/Q" + second->id.text + "\n");
+}
+
+TEST_CASE("submit: end of input inside a message leaves nothing behind") {
+    Sandbox sb;
+    int rc = -1;
+    std::string out = sb.run("mail a@b.example\nrcpt bob\ndata\nchunk 10\nabc", sb.options(), &rc);
+    CHECK(rc == EX_PROTOCOL);
+    CHECK(out == "250 2.1.0 Ok\n250 2.1.5 Ok\n");
+    CHECK(sb.queue_files().empty());
+    CHECK(sb.tmp_files() == 0);
+    CHECK(sb.run("bogus\n", sb.options(), &rc).empty());
+    CHECK(rc == EX_PROTOCOL);
+}
+
+TEST_CASE("submit: a large message is spilled and stays byte-exact") {
+    Sandbox sb;
+    SubmitOptions o = sb.options("local");
+    o.memory_limit = 1000;
+    std::string body, want;
+    for (int i = 0; i < 20000; ++i) {
+        body += "line " + std::to_string(i) + "\r\n";
+        want += "line " + std::to_string(i) + "\n";
+    }
+    std::string in = "mail alice\nrcpt x@remote.test\nrcpt bob\ndata\n";
+    for (size_t i = 0; i < body.size(); i += 7777) in += chunk(body.substr(i, 7777));
+    in += "chunk 0\n";
+    std::string out = sb.run(in, o);
+    auto files = sb.queue_files();
+    REQUIRE(files.size() == 1);
+    size_t offset = 0;
+    auto env = read_envelope(files[0], &offset);
+    REQUIRE(env);
+    CHECK(env->sender == "alice@example.com");
+    CHECK(env->rcpts.size() == 2);
+    std::string message = read_file(files[0], 1 << 22).value().substr(offset);
+    CHECK(message.size() == env->data_size);
+    CHECK(message.rfind("Received: by mx.example.com with local id " + env->id.text + ";\n", 0) == 0);
+    CHECK(message.substr(message.find("\nline 0\n") + 1) == want);
+    CHECK(sb.tmp_files() == 0);
+}
+
+TEST_CASE("submit: the recipient limit") {
+    Sandbox sb;
+    SubmitOptions o = sb.options("local");
+    o.max_rcpts = 2;
+    std::string out = sb.run("mail \nrcpt a@r.test\nrcpt b@r.test\nrcpt a@r.test\nrcpt c@r.test\n", o);
+    CHECK(out == "250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.1.5 Ok\n250 2.1.5 Ok\n452 4.5.3 Too many recipients\n");
+}
