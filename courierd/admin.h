@@ -1,0 +1,22 @@
+// The `courier` administrative command (courier(8)): start, stop, restart and flush.
+// clear and show come with the backscatter work (later issue).
+// SECURITY: run by root; talks to courierd only through its pid file, signals and the
+// trigger FIFO, and passes it nothing but a validated queue id.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+#include "lib/queue.h"
+#include "lib/result.h"
+
+struct AdminRequest {
+    enum class Command { start, stop, restart, flush };
+    Command command = Command::start;
+    std::optional<QueueId> id;   // flush <qid>
+};
+
+// The arguments after the program name; an Error holds the message for stderr.
+Result<AdminRequest> parse_admin_args(const std::vector<std::string>& args);
+// Carries out a request; returns the exit code (sysexits.h).
+int run_admin(const AdminRequest& request);
+const char* admin_usage();

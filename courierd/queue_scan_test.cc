@@ -1,0 +1,94 @@
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utime.h>
+#include <cstdlib>
+#include "courierd/queue_scan.h"
+#include "lib/fileio.h"
+
+namespace {
+
+std::string make_spool() {
+    char tmpl[] = "/tmp/courierd-scan-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    std::string spool = tmpl;
+    REQUIRE(ensure_dir(spool + "/msgs", 0750).ok());
+    REQUIRE(ensure_dir(spool + "/tmp", 0750).ok());
+    return spool;
+}
+
+QueueId write_message(const std::string& spool, std::time_t t, unsigned seq) {
+    QueueEnvelope env;
+    env.id = QueueId::make(t, 99, seq);
+    env.arrival = t;
+    env.sender = "a@b.example";
+    env.source = "local";
+    env.rcpts = {{"x@y", "local", "x", "", ""}, {"z@y", "local", "z", "", ""}};
+    env.data_size = 3;
+    std::string dir = spool + "/msgs/" + env.id.bucket();
+    REQUIRE(ensure_dir(dir, 0750).ok());
+    REQUIRE(write_file_durably(dir, "Q" + env.id.text, format_envelope(env) + "hi\n", 0640).ok());
+    return env.id;
+}
+
+}  // namespace
+
+TEST_CASE("scan_spool: oldest first, stops on request, removes orphan status logs") {
+    std::string spool = make_spool();
+    auto b = write_message(spool, 0x60010000, 1);
+    auto a = write_message(spool, 0x60000000, 2);
+    auto c = write_message(spool, 0x60010000, 0);
+    std::vector<std::string> seen;
+    CHECK(scan_spool(spool + "/msgs", [&](const QueueId& id) {
+        seen.push_back(id.text);
+        return true;
+    }));
+    REQUIRE(seen.size() == 3);
+    CHECK(seen[0] == a.text);
+    CHECK(seen[1] == c.text);
+    CHECK(seen[2] == b.text);
+    seen.clear();
+    CHECK(!scan_spool(spool + "/msgs", [&](const QueueId& id) {
+        seen.push_back(id.text);
+        return seen.size() < 2;
+    }));
+    CHECK(seen.size() == 2);
+
+    // Status log: records, reload, removal.
+    StatusRecord r;
+    r.kind = StatusRecord::Kind::delivered;
+    r.rcpt = 1;
+    r.when = 5;
+    r.text = "250 ok";
+    REQUIRE(append_status(spool, a, r, true).ok());
+    auto m = load_message(spool, a);
+    REQUIRE(m.ok());
+    CHECK(m->envelope.rcpts.size() == 2);
+    CHECK(!m->status.final_rcpt[0]);
+    CHECK(m->status.final_rcpt[1]);
+    REQUIRE(remove_message_files(spool, a).ok());
+    CHECK(!path_exists(queue_file_path(spool, a)));
+    CHECK(!path_exists(status_file_path(spool, a)));
+
+    // An orphan S file goes on the next scan.
+    REQUIRE(append_status(spool, a, r, false).ok());
+    CHECK(scan_spool(spool + "/msgs", [](const QueueId&) { return true; }));
+    CHECK(!path_exists(status_file_path(spool, a)));
+
+    // Stale tmp files go, fresh ones stay.
+    REQUIRE(write_file_durably(spool + "/tmp", "Told", "x", 0640).ok());
+    REQUIRE(write_file_durably(spool + "/tmp", "Tnew", "x", 0640).ok());
+    struct utimbuf old{1000, 1000};
+    REQUIRE(utime((spool + "/tmp/Told").c_str(), &old) == 0);
+    clean_spool_tmp(spool + "/tmp", std::time(nullptr), 3600);
+    CHECK(!path_exists(spool + "/tmp/Told"));
+    CHECK(path_exists(spool + "/tmp/Tnew"));
+
+    for (const auto& id : {b, c}) REQUIRE(remove_message_files(spool, id).ok());
+    unlink((spool + "/tmp/Tnew").c_str());
+    rmdir((spool + "/msgs/" + a.bucket()).c_str());
+    rmdir((spool + "/msgs/" + b.bucket()).c_str());
+    rmdir((spool + "/msgs").c_str());
+    rmdir((spool + "/tmp").c_str());
+    rmdir(spool.c_str());
+}

@@ -1,0 +1,295 @@
+// The scheduler's event loop; see scheduler.h.
+#include "courierd/scheduler.h"
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sysexits.h>
+#include <algorithm>
+#include <csignal>
+#include <ctime>
+#include "courierd/module_pool.h"
+#include "courierd/queue_scan.h"
+#include "courierd/scheduler_state.h"
+#include "courierd/signal_pipe.h"
+#include "courierd/trigger.h"
+#include "lib/fileio.h"
+#include "lib/lineio.h"
+#include "lib/log.h"
+#include "lib/paths.h"
+
+namespace {
+
+constexpr long kStaleTmpAge = 3600;          // architecture.md: tmp files older than 1 h
+constexpr std::time_t kMinScanGap = 1;       // at most one unforced spool scan per second
+constexpr int kModuleShutdownMs = 5000;
+
+class Scheduler {
+public:
+    int run();
+
+private:
+    Status start_up();
+    int loop();
+    bool execute(Effects& fx);                       // false: the spool is not writable
+    bool load(const QueueId& id, bool ignore_retry);
+    bool load_due();
+    bool maybe_scan();
+    bool read_trigger();
+    void dispatch();
+    int poll_timeout() const;
+    void want_scan(bool forced) { scan_wanted_ = true; scan_forced_ |= forced; }
+
+    const Paths& paths_ = paths();
+    ConfigDir config_{paths().config};
+    QueueLimits limits_;
+    ModulePool pool_;
+    std::unique_ptr<SchedulerState> state_;
+    UniqueFd trigger_, trigger_writer_;
+    std::unique_ptr<LineReader> trigger_reader_;
+    std::time_t now_ = 0;
+    bool scan_wanted_ = true, scan_forced_ = true, flush_pending_ = false;
+    std::time_t next_scan_allowed_ = 0, next_refill_ = 0;
+};
+
+Status ensure_spool(uid_t uid, gid_t gid) {
+    const Paths& p = paths();
+    for (const std::string& dir : {p.spool, p.spool_tmp(), p.spool_msgs()}) {
+        if (Status s = ensure_dir(dir, 0750); !s) return s;
+        if (uid != static_cast<uid_t>(-1) && lchown(dir.c_str(), uid, gid) != 0)
+            return sys_error("chown " + dir);
+    }
+    return ok_status();
+}
+
+Status Scheduler::start_up() {
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+    if (geteuid() == 0)
+        if (Status s = lookup_mail_user(&uid, &gid); !s) return s;
+    if (Status s = ensure_spool(uid, gid); !s) return s;
+    auto fifo = open_trigger_reader(paths_.trigger_fifo(), uid, gid, &trigger_writer_);
+    if (!fifo) return fifo.error();
+    trigger_ = std::move(*fifo);
+    trigger_reader_ = std::make_unique<LineReader>(trigger_.get(), PIPE_BUF);
+
+    auto modules = load_module_configs(config_, paths_.libexec);
+    limits_ = load_queue_limits(config_, modules);
+    // Modules are started before the drop: the local module keeps root.
+    pool_.start(modules, uid, gid);
+    if (Status s = drop_to_mail_user(); !s) return s;
+
+    state_ = std::make_unique<SchedulerState>(pool_.running(), load_retry_settings(config_),
+                                              std::max<size_t>(10 * limits_.hi, 10000));
+    now_ = std::time(nullptr);
+    clean_spool_tmp(paths_.spool_tmp(), now_, kStaleTmpAge);
+    next_refill_ = now_ + (limits_.fill > 0 ? limits_.fill : 300);
+    log_info("courierd: scheduler started queuelo=" + std::to_string(limits_.lo) +
+             " queuehi=" + std::to_string(limits_.hi));
+    return ok_status();
+}
+
+bool Scheduler::execute(Effects& fx) {
+    for (const auto& a : fx.appends) {
+        if (Status s = append_status(paths_.spool, a.id, a.record, a.durable); !s) {
+            log_error("courierd: " + s.error().text);
+            return false;
+        }
+    }
+    for (const auto& line : fx.logs) log_info(line);
+    for (const auto& id : fx.removals) {
+        if (Status s = remove_message_files(paths_.spool, id); !s) {
+            log_error("courierd: " + s.error().text);
+            return false;
+        }
+        log_info("removed id=" + id.text);
+    }
+    fx = Effects{};
+    return true;
+}
+
+// Takes one message from disk into memory, unless its retry time has not come.
+bool Scheduler::load(const QueueId& id, bool ignore_retry) {
+    if (state_->holds(id.text)) return true;
+    auto m = load_message(paths_.spool, id);
+    if (!m) {
+        if (m.error().sys_errno != ENOENT) log_error("courierd: " + m.error().text);
+        return true;
+    }
+    Effects fx;
+    if (m->status.all_final()) {
+        fx.removals.push_back(id);   // a crash hit between the last record and the unlink
+        return execute(fx);
+    }
+    if (!ignore_retry && m->status.retry_next > now_) {
+        state_->waiting().add(id.text, m->status.retry_next);
+        return true;
+    }
+    state_->waiting().remove(id.text);
+    state_->add_message(make_message(m->envelope, m->queue_file, m->status), now_, fx);
+    return execute(fx);
+}
+
+bool Scheduler::load_due() {
+    while (state_->message_count() < limits_.hi) {
+        auto qid = state_->waiting().pop_due(now_);
+        if (!qid) break;
+        auto id = QueueId::parse(*qid);
+        if (id && !load(*id, true)) return false;
+    }
+    return true;
+}
+
+// Fills memory from the spool, oldest first: at start-up, after a flush, periodically
+// (queuefill), and when memory fell below queuelo while mail was left on disk.
+bool Scheduler::maybe_scan() {
+    if (now_ >= next_refill_) {
+        want_scan(true);
+        next_refill_ = now_ + (limits_.fill > 0 ? limits_.fill : 300);
+    }
+    size_t count = state_->message_count();
+    if (!scan_wanted_ || count >= limits_.hi || now_ < next_scan_allowed_) return true;
+    if (!scan_forced_ && count >= limits_.lo) return true;
+    bool ok = true;
+    bool complete = scan_spool(paths_.spool_msgs(), [&](const QueueId& id) {
+        if (!ok || state_->message_count() >= limits_.hi) return false;
+        if (!flush_pending_ && state_->waiting().contains(id.text)) return true;
+        ok = load(id, flush_pending_);
+        return true;
+    });
+    if (!ok) return false;
+    next_scan_allowed_ = now_ + kMinScanGap;
+    scan_forced_ = false;
+    scan_wanted_ = !complete;   // memory filled up first: come back below queuelo
+    if (complete) {
+        flush_pending_ = false;
+        state_->waiting().clear_overflow();
+    }
+    return true;
+}
+
+bool Scheduler::read_trigger() {
+    std::string line;
+    for (;;) {
+        auto st = trigger_reader_->read_line(line, 0);
+        if (st == LineReader::Status::too_long) continue;
+        if (st != LineReader::Status::line) return true;
+        auto n = parse_trigger_notice(line);
+        if (!n) {
+            log_warning("courierd: ignored trigger notice \"" + log_safe(line.substr(0, 80)) + "\"");
+            continue;
+        }
+        switch (n->kind) {
+        case TriggerNotice::Kind::new_message:
+            if (state_->message_count() < limits_.hi) {
+                if (!load(*n->id, false)) return false;
+            } else {
+                want_scan(false);
+            }
+            break;
+        case TriggerNotice::Kind::flush_all:
+            log_info("courierd: flush");
+            state_->waiting().make_all_due(now_);
+            flush_pending_ = true;
+            want_scan(true);
+            next_scan_allowed_ = 0;
+            break;
+        case TriggerNotice::Kind::flush_one:
+            log_info("courierd: flush id=" + n->id->text);
+            if (!state_->waiting().make_due(n->id->text, now_) &&
+                state_->message_count() < limits_.hi && !load(*n->id, true))
+                return false;
+            break;
+        }
+    }
+}
+
+void Scheduler::dispatch() {
+    for (auto& d : state_->plan_deliveries()) pool_.send(d.module, format_request(d.request));
+}
+
+int Scheduler::poll_timeout() const {
+    std::time_t next = next_refill_;
+    if (state_->message_count() < limits_.hi) {
+        if (auto due = state_->waiting().next_due()) next = std::min(next, *due);
+        bool scan_would_run = scan_forced_ || state_->message_count() < limits_.lo;
+        if (scan_wanted_ && scan_would_run)
+            next = std::min(next, std::max(next_scan_allowed_, now_));
+    }
+    std::time_t wait = std::clamp<std::time_t>(next - now_, 0, 60);
+    // Whole seconds are coarse; a due time "now" must not be polled with 0 for ever,
+    // but every due time <= now is handled before poll, so 0 only means "just passed".
+    return static_cast<int>(wait * 1000) + (wait > 0 ? 0 : 50);
+}
+
+int Scheduler::loop() {
+    for (;;) {
+        now_ = std::time(nullptr);
+        if (!load_due() || !maybe_scan()) return EX_IOERR;
+        dispatch();
+        std::vector<pollfd> fds{{signal_pipe_fd(), POLLIN, 0}, {trigger_.get(), POLLIN, 0}};
+        for (size_t i = 0; i < pool_.size(); ++i) {
+            if (Status s = pool_.write_pending(i); !s) {
+                log_error("courierd: " + s.error().text);
+                return EX_SOFTWARE;
+            }
+            short ev = pool_.at(i).pending_output.empty() ? 0 : POLLOUT;
+            fds.push_back({pool_.at(i).child.stdout_fd(), POLLIN, 0});
+            fds.push_back({pool_.at(i).child.stdin_fd(), ev, 0});
+        }
+        if (poll(fds.data(), fds.size(), poll_timeout()) < 0 && errno != EINTR)
+            return EX_OSERR;
+        now_ = std::time(nullptr);
+        for (int sig : drain_signals())
+            if (sig == SIGTERM || sig == SIGINT) return EX_OK;
+        if (fds[1].revents && !read_trigger()) return EX_IOERR;
+        for (size_t i = 0; i < pool_.size(); ++i) {
+            if (fds[3 + 2 * i].revents & (POLLERR | POLLHUP)) {
+                log_error("courierd: module " + pool_.at(i).config.name + " closed its input");
+                return EX_SOFTWARE;
+            }
+            if (!fds[2 + 2 * i].revents) continue;
+            const std::string name = pool_.at(i).config.name;
+            bool io_ok = true;
+            Status s = pool_.read_replies(i, [&](const std::string& line) -> Status {
+                std::string why;
+                auto reply = parse_module_reply(line, &why);
+                if (!reply) return Error{0, "module " + name + ": malformed reply: " + why};
+                Effects fx;
+                if (Status a = state_->apply_reply(name, *reply, now_, fx); !a)
+                    return Error{0, "module " + name + ": " + a.error().text};
+                io_ok = execute(fx);
+                return io_ok ? ok_status() : Error{0, "spool write failed"};
+            });
+            if (!s) {
+                log_error("courierd: " + s.error().text);
+                return io_ok ? EX_SOFTWARE : EX_IOERR;
+            }
+        }
+    }
+}
+
+int Scheduler::run() {
+    if (Status s = start_up(); !s) {
+        log_error("courierd: scheduler start-up: " + s.error().text);
+        pool_.shutdown(kModuleShutdownMs);
+        return EX_OSERR;
+    }
+    int code = loop();
+    log_info(code == EX_OK ? "courierd: scheduler stopping"
+                           : "courierd: scheduler exiting, status " + std::to_string(code));
+    // Unfinished deliveries are simply attempted again by the next scheduler.
+    pool_.shutdown(kModuleShutdownMs);
+    return code;
+}
+
+}  // namespace
+
+int run_scheduler() {
+    signal(SIGPIPE, SIG_IGN);   // a dead module shows up as EPIPE, handled as fatal
+    if (Status s = install_signal_pipe({SIGTERM, SIGINT}); !s) {
+        log_error("courierd: " + s.error().text);
+        return EX_OSERR;
+    }
+    Scheduler scheduler;
+    return scheduler.run();
+}
