@@ -33,34 +33,38 @@ LineReader::Status LineReader::fill(int timeout_ms) {
 }
 
 LineReader::Status LineReader::read_line(std::string& line, int timeout_ms) {
-    bool overflow = false;
     line.clear();
     for (;;) {
         size_t nl = buf_.find('\n', pos_);
         if (nl != std::string::npos) {
-            if (!overflow) line.append(buf_, pos_, nl - pos_);
+            bool was_skipping = skipping_;
+            if (!skipping_) partial_.append(buf_, pos_, nl - pos_);
             pos_ = nl + 1;
-            if (overflow || line.size() > max_line_) {
-                line.clear();
+            skipping_ = false;
+            if (was_skipping || partial_.size() > max_line_) {
+                partial_.clear();
                 return Status::too_long;
             }
+            line.swap(partial_);
+            partial_.clear();
             return Status::line;
         }
-        // No LF yet: keep what we have unless it is already too long, in which case
-        // drop it and remember to discard the rest of this line.
-        if (!overflow && buf_.size() - pos_ + line.size() > max_line_) {
-            overflow = true;
-            line.clear();
+        // No LF yet: keep the partial line unless it is already too long, in which
+        // case drop it and discard the rest of the line as it arrives.
+        if (!skipping_) {
+            partial_.append(buf_, pos_, std::string::npos);
+            if (partial_.size() > max_line_) {
+                skipping_ = true;
+                partial_.clear();
+            }
         }
-        if (overflow) {
-            pos_ = buf_.size();
-        }
+        pos_ = buf_.size();
         Status s = fill(timeout_ms);
         if (s != Status::line) {
-            if (s == Status::eof && !overflow && pos_ < buf_.size()) {
+            if (s == Status::eof && !skipping_ && !partial_.empty()) {
                 // A last line without LF: hand it over; the next call sees EOF.
-                line.append(buf_, pos_, std::string::npos);
-                pos_ = buf_.size();
+                line.swap(partial_);
+                partial_.clear();
                 return Status::line;
             }
             return s;

