@@ -1,0 +1,2 @@
+// The resolver over libunbound: see lib/dns.h.
+#include "lib/dns.h"

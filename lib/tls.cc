@@ -1,0 +1,2 @@
+// TLS over OpenSSL: see lib/tls.h.
+#include "lib/tls.h"
