@@ -28,12 +28,33 @@ SRCDIR = os.environ.get("COURIER_SRCDIR") or os.path.abspath(os.path.join(os.pat
 MAIL_USER = "courier"
 USER_PREFIX = "ctst"
 
-PROGRAMS = {
-    "libexec": ["esmtp/courieresmtpd", "esmtp/courieresmtp", "submit/submit", "courierd/courierd",
-                "local/courierlocal"],
-    "sbin": ["tcpd/couriertcpd", "esmtp/esmtpd", "courierd/courier"],
-    "bin": [],
+# Every executable built in these folders is linked into the instance's libexec/,
+# sbin/ and bin/ (programs find each other through those folders), plus these extra
+# names for programs that behave after the name they are called by.
+PROGRAM_FOLDERS = ["tcpd", "esmtp", "submit", "courierd", "local", "filters", "config", "tools"]
+PROGRAM_ALIASES = {
+    "esmtpd-msa": "esmtp/esmtpd",
+    "esmtpd-ssl": "esmtp/esmtpd",
 }
+
+
+def built_programs():
+    """(name, absolute path) of each program in the build tree, aliases included."""
+    out = {}
+    for folder in PROGRAM_FOLDERS:
+        d = os.path.join(BUILDDIR, folder)
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            p = os.path.join(d, name)
+            if (os.path.isfile(p) and os.access(p, os.X_OK) and "." not in name
+                    and not name.endswith("_test")):
+                out[name] = p
+    for alias, target in PROGRAM_ALIASES.items():
+        p = os.path.join(BUILDDIR, target)
+        if os.path.exists(p):
+            out[alias] = p
+    return out
 
 _live_instances = []
 
@@ -117,10 +138,9 @@ class Instance:
         with open(self.path("log/mail.log"), "w"):
             pass
         os.chmod(self.path("log/mail.log"), 0o666)
-        for folder, programs in PROGRAMS.items():
-            for prog in programs:
-                target = os.path.join(BUILDDIR, prog)
-                os.symlink(target, self.path(folder, os.path.basename(prog)))
+        for name, target in built_programs().items():
+            for folder in ("libexec", "sbin", "bin"):
+                os.symlink(target, self.path(folder, name))
         for f in ("module.local", "module.esmtp"):
             shutil.copy(os.path.join(SRCDIR, "config/defaults", f), self.path("etc", f))
         self.write_config("me", self.me + "\n")

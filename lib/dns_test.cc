@@ -1,0 +1,2 @@
+// Unit tests for lib/dns.h (issue 6).
+#include <doctest/doctest.h>

@@ -1,0 +1,2 @@
+// Unit tests for lib/tls.h (issue 3).
+#include <doctest/doctest.h>
