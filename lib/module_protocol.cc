@@ -1,29 +1,8 @@
 // courierd <-> module line protocol (doc/architecture.md, "courierd and the modules").
 #include "lib/module_protocol.h"
-#include <charconv>
 #include "lib/xtext.h"
 
 namespace {
-std::vector<std::string_view> fields(std::string_view line) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    std::vector<std::string_view> out;
-    size_t start = 0;
-    while (start <= line.size()) {
-        size_t sp = line.find(' ', start);
-        out.push_back(line.substr(start, sp == line.npos ? line.npos : sp - start));
-        if (sp == line.npos) break;
-        start = sp + 1;
-    }
-    return out;
-}
-
-template <typename N>
-bool number(std::string_view s, N& out) {
-    if (s.empty()) return false;
-    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-    return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
 bool decode(std::string_view s, std::string& out) {
     auto d = xtext_decode(s);
     if (!d) return false;
@@ -62,10 +41,10 @@ std::string format_result(const DeliveryResult& r) {
 std::string format_done(unsigned long id) { return "done " + std::to_string(id) + "\n"; }
 
 std::optional<DeliveryRequest> RequestParser::feed(std::string_view line, std::string* error) {
-    auto f = fields(line);
+    auto f = split_record_fields(line);
     if (f[0] == "deliver") {
         DeliveryRequest r;
-        if (cur_ || f.size() != 6 || !number(f[1], r.id) || !decode(f[2], r.queue_file) ||
+        if (cur_ || f.size() != 6 || !parse_decimal(f[1], r.id) || !decode(f[2], r.queue_file) ||
             !decode(f[3], r.qid) || !decode(f[4], r.sender) || !decode(f[5], r.host)) {
             cur_.reset();
             set(error, "malformed deliver line");
@@ -76,7 +55,7 @@ std::optional<DeliveryRequest> RequestParser::feed(std::string_view line, std::s
     }
     if (f[0] == "rcpt") {
         DeliveryRequest::Rcpt rc;
-        if (!cur_ || f.size() != 3 || !number(f[1], rc.index) || !decode(f[2], rc.address)) {
+        if (!cur_ || f.size() != 3 || !parse_decimal(f[1], rc.index) || !decode(f[2], rc.address)) {
             cur_.reset();
             set(error, "malformed rcpt line");
             return std::nullopt;
@@ -95,11 +74,11 @@ std::optional<DeliveryRequest> RequestParser::feed(std::string_view line, std::s
 }
 
 std::optional<ModuleReply> parse_module_reply(std::string_view line, std::string* error) {
-    auto f = fields(line);
+    auto f = split_record_fields(line);
     ModuleReply r;
     if (f[0] == "result" && f.size() == 5) {
         r.kind = ModuleReply::Kind::result;
-        if (!number(f[1], r.result.id) || !number(f[2], r.result.index) || !decode(f[4], r.result.text)) {
+        if (!parse_decimal(f[1], r.result.id) || !parse_decimal(f[2], r.result.index) || !decode(f[4], r.result.text)) {
             set(error, "malformed result line");
             return std::nullopt;
         }
@@ -114,7 +93,7 @@ std::optional<ModuleReply> parse_module_reply(std::string_view line, std::string
     }
     if (f[0] == "done" && f.size() == 2) {
         r.kind = ModuleReply::Kind::done;
-        if (!number(f[1], r.done_id)) {
+        if (!parse_decimal(f[1], r.done_id)) {
             set(error, "malformed done line");
             return std::nullopt;
         }

@@ -2,7 +2,6 @@
 #include "lib/queue.h"
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,13 +11,6 @@
 namespace {
 constexpr std::string_view kMagic = "courier-queue 1";
 constexpr size_t kMaxEnvelope = 4 * 1024 * 1024;   // 10,000 recipients fit easily
-
-template <typename N>
-bool to_number(std::string_view s, N& out) {
-    if (s.empty()) return false;
-    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-    return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
 
 void put(std::string& out, std::string_view tag, std::string_view value) {
     out += tag;
@@ -108,7 +100,7 @@ Result<QueueEnvelope> parse_envelope(std::string_view head, size_t* data_offset)
             have_id = true;
         } else if (tag == "time") {
             long long t;
-            if (!to_number(v, t)) return bad("bad time");
+            if (!parse_decimal(v, t)) return bad("bad time");
             env.arrival = static_cast<std::time_t>(t);
         } else if (tag == "sender") env.sender = v;
         else if (tag == "source") env.source = v;
@@ -130,7 +122,7 @@ Result<QueueEnvelope> parse_envelope(std::string_view head, size_t* data_offset)
             else if (tag == "orcpt") last->orcpt = v;
             else last->notify = v;
         } else if (tag == "data") {
-            if (!to_number(v, env.data_size)) return bad("bad data size");
+            if (!parse_decimal(v, env.data_size)) return bad("bad data size");
             if (!have_id) return bad("no id");
             for (const auto& r : env.rcpts)
                 if (r.module.empty()) return bad("recipient without module");
@@ -180,20 +172,8 @@ std::string format_status(const StatusRecord& r) {
     return "";
 }
 
-static std::vector<std::string_view> split_spaces(std::string_view s) {
-    std::vector<std::string_view> out;
-    size_t start = 0;
-    while (start <= s.size()) {
-        size_t sp = s.find(' ', start);
-        out.push_back(s.substr(start, sp == s.npos ? s.npos : sp - start));
-        if (sp == s.npos) break;
-        start = sp + 1;
-    }
-    return out;
-}
-
 static std::optional<StatusRecord> parse_status_line(std::string_view line) {
-    auto f = split_spaces(line);
+    auto f = split_record_fields(line);
     StatusRecord r;
     long long when = 0;
     if (f.size() == 4 && (f[0] == "delivered" || f[0] == "failed" || f[0] == "deferred")) {
@@ -201,7 +181,7 @@ static std::optional<StatusRecord> parse_status_line(std::string_view line) {
                : f[0] == "failed"    ? StatusRecord::Kind::failed
                                      : StatusRecord::Kind::deferred;
         auto text = xtext_decode(f[3]);
-        if (!to_number(f[1], r.rcpt) || !to_number(f[2], when) || !text) return std::nullopt;
+        if (!parse_decimal(f[1], r.rcpt) || !parse_decimal(f[2], when) || !text) return std::nullopt;
         r.when = static_cast<std::time_t>(when);
         r.text = *text;
         return r;
@@ -209,14 +189,14 @@ static std::optional<StatusRecord> parse_status_line(std::string_view line) {
     if (f.size() == 3 && f[0] == "retry") {
         r.kind = StatusRecord::Kind::retry;
         long long next;
-        if (!to_number(f[1], next) || !to_number(f[2], r.attempts)) return std::nullopt;
+        if (!parse_decimal(f[1], next) || !parse_decimal(f[2], r.attempts)) return std::nullopt;
         r.next = static_cast<std::time_t>(next);
         return r;
     }
     if (f.size() == 3 && f[0] == "notice") {
         r.kind = StatusRecord::Kind::notice;
         auto text = xtext_decode(f[2]);
-        if (!to_number(f[1], when) || !text) return std::nullopt;
+        if (!parse_decimal(f[1], when) || !text) return std::nullopt;
         r.when = static_cast<std::time_t>(when);
         r.text = *text;
         return r;

@@ -45,3 +45,16 @@ std::optional<std::string> xtext_decode(std::string_view enc) {
     }
     return out;
 }
+
+std::vector<std::string_view> split_record_fields(std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::vector<std::string_view> out;
+    size_t start = 0;
+    while (start <= line.size()) {
+        size_t sp = line.find(' ', start);
+        out.push_back(line.substr(start, sp == line.npos ? line.npos : sp - start));
+        if (sp == line.npos) break;
+        start = sp + 1;
+    }
+    return out;
+}
