@@ -1,5 +1,6 @@
 // LineReader: bounded line input shared by every line protocol.
 #include "lib/lineio.h"
+#include <algorithm>
 #include <cerrno>
 #include <poll.h>
 #include <unistd.h>
@@ -70,6 +71,18 @@ LineReader::Status LineReader::read_line(std::string& line, int timeout_ms) {
             return s;
         }
     }
+}
+
+long LineReader::read_some(char* out, size_t max, int timeout_ms) {
+    if (pos_ >= buf_.size()) {
+        Status s = fill(timeout_ms);
+        if (s == Status::eof) return 0;
+        if (s != Status::line) return -1;
+    }
+    size_t n = std::min(max, buf_.size() - pos_);
+    buf_.copy(out, n, pos_);
+    pos_ += n;
+    return static_cast<long>(n);
 }
 
 bool LineReader::read_exact(std::string& out, size_t n, int timeout_ms) {

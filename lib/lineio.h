@@ -15,6 +15,10 @@ public:
     // Reads one line into `line` without its LF (a CR before the LF is kept: SMTP
     // callers need to see it). timeout_ms < 0 waits for ever.
     Status read_line(std::string& line, int timeout_ms = -1);
+    // Up to max bytes: what is buffered, else one read. Returns the count, 0 at EOF,
+    // -1 on error or timeout. For byte-exact streams (SMTP DATA) that must not be
+    // split into lines. Must not be called while a partial line is pending.
+    long read_some(char* out, size_t max, int timeout_ms = -1);
     // Reads exactly n bytes (used after a chunk header); false on EOF/error/timeout.
     bool read_exact(std::string& out, size_t n, int timeout_ms = -1);
     // True when a complete line or more bytes are already buffered: SMTP PIPELINING
