@@ -41,3 +41,24 @@ TEST_CASE("read_exact after a line and the buffered flag") {
     ::close(p[1]);
     ::close(p[0]);
 }
+
+TEST_CASE("read_some hands over buffered bytes first, then reads") {
+    int p[2];
+    REQUIRE(::pipe(p) == 0);
+    REQUIRE(write_all(p[1], "EHLO x\r\nDATA BYTES"));
+    LineReader r(p[0], 100);
+    std::string line;
+    CHECK(r.read_line(line) == LineReader::Status::line);
+    char buf[64];
+    long n = r.read_some(buf, sizeof buf);
+    CHECK(std::string(buf, static_cast<size_t>(n)) == "DATA BYTES");
+    CHECK(r.read_some(buf, sizeof buf, 20) == -1);   // nothing yet: timeout
+    REQUIRE(write_all(p[1], "more"));
+    ::close(p[1]);
+    n = r.read_some(buf, 2);
+    CHECK(std::string(buf, static_cast<size_t>(n)) == "mo");
+    n = r.read_some(buf, sizeof buf);
+    CHECK(std::string(buf, static_cast<size_t>(n)) == "re");
+    CHECK(r.read_some(buf, sizeof buf) == 0);
+    ::close(p[0]);
+}
