@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include "courierd/trigger.h"
+#include "lib/backscatter.h"
 #include "lib/log.h"
 #include "lib/paths.h"
 #include "lib/process.h"
@@ -72,6 +73,20 @@ int stop() {
     return EX_OK;
 }
 
+// The "nice" restart of courier(8): SIGHUP to the supervisor, which passes it to the
+// scheduler; the scheduler lets the deliveries in progress finish, then a new one
+// starts with the configuration read afresh. Not running: a plain start.
+int restart() {
+    pid_t pid = read_live_pid(pid_file());
+    if (pid <= 0) return start();
+    if (kill(pid, SIGHUP) != 0) {
+        std::perror("courier: kill");
+        return EX_NOPERM;
+    }
+    std::printf("courierd restarting after the deliveries in progress\n");
+    return EX_OK;
+}
+
 int flush(const std::optional<QueueId>& id) {
     if (read_live_pid(pid_file()) <= 0) {
         std::fprintf(stderr, "courier: courierd is not running\n");
@@ -84,10 +99,44 @@ int flush(const std::optional<QueueId>& id) {
     return EX_OK;
 }
 
+// The backscatter list is the mail user's file: root drops to that user first, so a
+// database or lock file it creates keeps the owner courierd and submit need.
+int backscatter(const AdminRequest& request) {
+    if (Status s = drop_to_mail_user(); !s) {
+        std::fprintf(stderr, "courier: %s\n", s.error().text.c_str());
+        return EX_NOPERM;
+    }
+    BackscatterList list;
+    std::time_t now = std::time(nullptr);
+    if (request.command == AdminRequest::Command::show_all) {
+        auto all = list.list(now);
+        if (!all) {
+            std::fprintf(stderr, "courier: %s\n", all.error().text.c_str());
+            return EX_IOERR;
+        }
+        for (const auto& [address, when] : *all) {
+            char buf[32];
+            struct tm tm;
+            localtime_r(&when, &tm);
+            strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+            std::printf("%s %s\n", address.c_str(), buf);
+        }
+        return EX_OK;
+    }
+    Status s = request.command == AdminRequest::Command::clear_all ? list.clear()
+                                                                   : list.remove(request.address);
+    if (!s) {
+        std::fprintf(stderr, "courier: %s\n", s.error().text.c_str());
+        return EX_IOERR;
+    }
+    return EX_OK;
+}
+
 }  // namespace
 
 const char* admin_usage() {
-    return "usage: courier {start | stop | restart | flush [qid]}\n";
+    return "usage: courier {start | stop | restart | flush [qid] | clear user@domain | "
+           "clear all | show all}\n";
 }
 
 Result<AdminRequest> parse_admin_args(const std::vector<std::string>& args) {
@@ -103,6 +152,21 @@ Result<AdminRequest> parse_admin_args(const std::vector<std::string>& args) {
         }
         return r;
     }
+    if (cmd == "show" && args.size() == 2 && args[1] == "all") {
+        r.command = C::show_all;
+        return r;
+    }
+    if (cmd == "clear" && args.size() == 2) {
+        if (args[1] == "all") {
+            r.command = C::clear_all;
+            return r;
+        }
+        if (args[1].find('@') == std::string::npos || args[1].find_first_of(" \t\r\n<>") != std::string::npos)
+            return Error{0, "courier: clear: not an address: " + log_safe(args[1]) + "\n"};
+        r.command = C::clear_one;
+        r.address = args[1];
+        return r;
+    }
     if (args.size() != 1) return Error{0, admin_usage()};
     if (cmd == "start") r.command = C::start;
     else if (cmd == "stop") r.command = C::stop;
@@ -115,13 +179,11 @@ int run_admin(const AdminRequest& request) {
     switch (request.command) {
     case AdminRequest::Command::start: return start();
     case AdminRequest::Command::stop: return stop();
-    case AdminRequest::Command::restart: {
-        // Not yet the "nice" restart of courier(8), which waits for deliveries in
-        // progress: stop aborts them and they are attempted again after the start.
-        int code = stop();
-        return code == EX_OK ? start() : code;
-    }
+    case AdminRequest::Command::restart: return restart();
     case AdminRequest::Command::flush: return flush(request.id);
+    case AdminRequest::Command::show_all:
+    case AdminRequest::Command::clear_one:
+    case AdminRequest::Command::clear_all: return backscatter(request);
     }
     return EX_SOFTWARE;
 }

@@ -1,5 +1,5 @@
-// The `courier` administrative command (courier(8)): start, stop, restart and flush.
-// clear and show come with the backscatter work (later issue).
+// The `courier` administrative command (courier(8)): start, stop, restart, flush, and
+// the backscatter list's show all, clear <address> and clear all.
 // SECURITY: run by root; talks to courierd only through its pid file, signals and the
 // trigger FIFO, and passes it nothing but a validated queue id.
 #pragma once
@@ -10,9 +10,10 @@
 #include "lib/result.h"
 
 struct AdminRequest {
-    enum class Command { start, stop, restart, flush };
+    enum class Command { start, stop, restart, flush, show_all, clear_one, clear_all };
     Command command = Command::start;
     std::optional<QueueId> id;   // flush <qid>
+    std::string address;         // clear <user@domain>
 };
 
 // The arguments after the program name; an Error holds the message for stderr.

@@ -19,6 +19,13 @@ TEST_CASE("parse_admin_args") {
     CHECK(!parse_admin_args({"flush", "../etc"}).ok());
     CHECK(!parse_admin_args({"flush", id.text, "x"}).ok());
     CHECK(!parse_admin_args({}).ok());
-    CHECK(!parse_admin_args({"clear", "all"}).ok());
+    CHECK(parse_admin_args({"clear", "all"})->command == C::clear_all);
+    CHECK(parse_admin_args({"show", "all"})->command == C::show_all);
+    r = parse_admin_args({"clear", "u@example.com"});
+    REQUIRE(r.ok());
+    CHECK(r->command == C::clear_one);
+    CHECK(r->address == "u@example.com");
+    CHECK(!parse_admin_args({"clear", "nobody"}).ok());
+    CHECK(!parse_admin_args({"show", "some"}).ok());
     CHECK(!parse_admin_args({"start", "now"}).ok());
 }

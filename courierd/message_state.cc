@@ -33,6 +33,7 @@ Message make_message(const QueueEnvelope& env, const std::string& queue_file,
     m.id = env.id;
     m.queue_file = queue_file;
     m.sender = env.sender;
+    m.arrival = env.arrival;
     m.rcpts = env.rcpts;
     m.attempts = status.attempts;
     m.phase.resize(env.rcpts.size(), RcptPhase::pending);

@@ -19,6 +19,7 @@ struct Message {
     QueueId id;
     std::string queue_file;            // path of Q<qid>
     std::string sender;
+    std::time_t arrival = 0;
     std::vector<QueueRecipient> rcpts;
     std::vector<RcptPhase> phase;      // one per recipient
     unsigned attempts = 0;             // attempts completed, from the last retry record

@@ -7,15 +7,20 @@
 #include <algorithm>
 #include <csignal>
 #include <ctime>
+#include "courierd/dsn.h"
 #include "courierd/module_pool.h"
 #include "courierd/queue_scan.h"
 #include "courierd/scheduler_state.h"
+#include "courierd/settlement.h"
 #include "courierd/signal_pipe.h"
+#include "courierd/supervisor.h"
 #include "courierd/trigger.h"
+#include "lib/backscatter.h"
 #include "lib/fileio.h"
 #include "lib/lineio.h"
 #include "lib/log.h"
 #include "lib/paths.h"
+#include "lib/submit_client.h"
 
 namespace {
 
@@ -31,6 +36,9 @@ private:
     Status start_up();
     int loop();
     bool execute(Effects& fx);                       // false: the spool is not writable
+    bool settle(const QueueId& id);                  // false: the spool is not writable
+    bool send_notice(const QueueEnvelope& env, const std::vector<courierd::NoticeItem>& items);
+    bool append(const QueueId& id, const StatusRecord& r, bool durable);
     bool load(const QueueId& id, bool ignore_retry);
     bool load_due();
     bool maybe_scan();
@@ -42,12 +50,15 @@ private:
     const Paths& paths_ = paths();
     ConfigDir config_{paths().config};
     QueueLimits limits_;
+    courierd::SettlementOptions settle_opts_;
+    courierd::NoticeSettings notice_;
     ModulePool pool_;
     std::unique_ptr<SchedulerState> state_;
     UniqueFd trigger_, trigger_writer_;
     std::unique_ptr<LineReader> trigger_reader_;
     std::time_t now_ = 0;
     bool scan_wanted_ = true, scan_forced_ = true, flush_pending_ = false;
+    bool draining_ = false;   // SIGHUP: no new deliveries, exit once none is in progress
     std::time_t next_scan_allowed_ = 0, next_refill_ = 0;
 };
 
@@ -78,7 +89,17 @@ Status Scheduler::start_up() {
     pool_.start(modules, uid, gid);
     if (Status s = drop_to_mail_user(); !s) return s;
 
-    state_ = std::make_unique<SchedulerState>(pool_.running(), load_retry_settings(config_),
+    settle_opts_.retry = load_retry_settings(config_);
+    settle_opts_.backuprelay = config_.exists("backuprelay");
+    settle_opts_.backscatter_sources = load_backscatter_sources(config_);
+    notice_.me = config_.me();
+    notice_.dsnfrom = config_.first_line("dsnfrom").value_or("");
+    if (auto lim = config_.first_line("dsnlimit")) {
+        char* end = nullptr;
+        unsigned long long v = std::strtoull(lim->c_str(), &end, 10);
+        if (end && *end == '\0' && !lim->empty()) notice_.dsnlimit = v;
+    }
+    state_ = std::make_unique<SchedulerState>(pool_.running(),
                                               std::max<size_t>(10 * limits_.hi, 10000));
     now_ = std::time(nullptr);
     clean_spool_tmp(paths_.spool_tmp(), now_, kStaleTmpAge);
@@ -96,14 +117,113 @@ bool Scheduler::execute(Effects& fx) {
         }
     }
     for (const auto& line : fx.logs) log_info(line);
-    for (const auto& id : fx.removals) {
+    for (const auto& id : fx.settled)
+        if (!settle(id)) return false;
+    fx = Effects{};
+    return true;
+}
+
+bool Scheduler::append(const QueueId& id, const StatusRecord& r, bool durable) {
+    if (Status s = append_status(paths_.spool, id, r, durable); !s) {
+        log_error("courierd: " + s.error().text);
+        return false;
+    }
+    return true;
+}
+
+// Submits one notice from the null sender to the message's sender; false when submit
+// refused it or could not run (the caller tries again later).
+bool Scheduler::send_notice(const QueueEnvelope& env,
+                            const std::vector<courierd::NoticeItem>& items) {
+    std::string path = queue_file_path(paths_.spool, env.id);
+    size_t offset = 0;
+    auto file = read_file(path, 64u * 1024 * 1024 * 4);
+    if (!file || !parse_envelope(*file, &offset)) {
+        log_error("courierd: notice for " + env.id.text + ": cannot read " + path);
+        return false;
+    }
+    courierd::NoticeSettings ns = notice_;
+    ns.will_retry_until = env.arrival + settle_opts_.retry.queuetime;
+    std::string text = courierd::build_notice(env, items, std::string_view(*file).substr(offset),
+                                              ns, now_);
+    SubmitClient client("dsn");
+    SubmitReply r = client.mail("", env.body == "8BITMIME" ? "BODY=8BITMIME" : "");
+    if (r.positive()) r = client.rcpt(env.sender, "");
+    if (r.positive()) {
+        if (Status s = client.send_data(text); !s) log_error("courierd: " + s.error().text);
+        r = client.finish();
+    }
+    client.quit();
+    const char* kind = items[0].action == courierd::NoticeItem::Action::delayed ? "delay" : "dsn";
+    if (!r.positive()) {
+        log_error("notice id=" + env.id.text + " kind=" + kind + " to=<" + log_safe(env.sender) +
+                  "> status=fail text=" + log_safe(r.line()));
+        return false;
+    }
+    log_info("notice id=" + env.id.text + " kind=" + kind + " to=<" + log_safe(env.sender) +
+             "> rcpts=" + std::to_string(items.size()) + " text=" + log_safe(r.line()));
+    return true;
+}
+
+// A message whose attempt is over: expiry, notices, backscatter list, then its retry
+// record or its removal (settlement.h).
+bool Scheduler::settle(const QueueId& id) {
+    size_t data_offset = 0;
+    auto env = read_envelope(queue_file_path(paths_.spool, id), &data_offset);
+    if (!env) {
+        if (env.error().sys_errno != ENOENT) log_error("courierd: " + env.error().text);
+        return true;
+    }
+    auto log = read_file(status_file_path(paths_.spool, id), 16u * 1024 * 1024);
+    std::vector<StatusRecord> records = log ? parse_status_log(*log) : std::vector<StatusRecord>{};
+    auto plan = courierd::plan_settlement(*env, records, now_, settle_opts_);
+    for (const auto& f : plan.expired) {
+        if (!append(id, f, true)) return false;
+        log_info("expired id=" + id.text + " rcpt=<" + log_safe(env->rcpts[f.rcpt].address) +
+                 "> text=" + log_safe(f.text));
+    }
+    BackscatterList backscatter;
+    for (const auto& a : plan.backscatter_add)
+        if (Status s = backscatter.add(a, now_); !s) log_error("courierd: backscatter: " + s.error().text);
+        else log_info("backscatter add rcpt=<" + log_safe(a) + ">");
+    for (const auto& a : plan.backscatter_remove)
+        if (Status s = backscatter.remove(a); !s) log_error("courierd: backscatter: " + s.error().text);
+
+    StatusRecord marker;
+    marker.kind = StatusRecord::Kind::notice;
+    marker.when = now_;
+    bool notice_failed = false;
+    if (!plan.report.empty()) {
+        if (send_notice(*env, plan.report)) {
+            marker.text = "dsn";
+            if (!append(id, marker, true)) return false;
+        } else {
+            notice_failed = true;
+        }
+    } else if (plan.mark_handled && !plan.remove) {
+        marker.text = "none";
+        if (!append(id, marker, false)) return false;
+    }
+    if (!plan.delay.empty() && send_notice(*env, plan.delay)) {
+        marker.text = "delay";
+        if (!append(id, marker, true)) return false;
+    }
+    if (plan.remove && !notice_failed) {
         if (Status s = remove_message_files(paths_.spool, id); !s) {
             log_error("courierd: " + s.error().text);
             return false;
         }
         log_info("removed id=" + id.text);
+        return true;
     }
-    fx = Effects{};
+    StatusRecord retry;
+    retry.kind = StatusRecord::Kind::retry;
+    retry.when = now_;
+    retry.attempts = plan.attempts;
+    // A notice that could not be submitted is tried again after retryalpha.
+    retry.next = plan.remove ? now_ + settle_opts_.retry.alpha : plan.next;
+    if (!append(id, retry, false)) return false;
+    state_->waiting().add(id.text, retry.next);
     return true;
 }
 
@@ -117,8 +237,10 @@ bool Scheduler::load(const QueueId& id, bool ignore_retry) {
     }
     Effects fx;
     if (m->status.all_final()) {
-        fx.removals.push_back(id);   // a crash hit between the last record and the unlink
-        return execute(fx);
+        // Cancelled (cancelmsg), or a crash hit between the last record and the
+        // settlement: notices still due are sent before the message is removed.
+        state_->waiting().remove(id.text);
+        return settle(id);
     }
     if (!ignore_retry && m->status.retry_next > now_) {
         state_->waiting().add(id.text, m->status.retry_next);
@@ -160,6 +282,8 @@ bool Scheduler::maybe_scan() {
     next_scan_allowed_ = now_ + kMinScanGap;
     scan_forced_ = false;
     scan_wanted_ = !complete;   // memory filled up first: come back below queuelo
+    log_info("courierd: queue scan in_memory=" + std::to_string(state_->message_count()) +
+             " queuehi=" + std::to_string(limits_.hi) + " complete=" + (complete ? "yes" : "no"));
     if (complete) {
         flush_pending_ = false;
         state_->waiting().clear_overflow();
@@ -194,10 +318,11 @@ bool Scheduler::read_trigger() {
             next_scan_allowed_ = 0;
             break;
         case TriggerNotice::Kind::flush_one:
+            // Loaded at once, even into a full memory queue (one message over queuehi
+            // per command): the original could not flush one message of a backed-up
+            // queue (courier(8), BUGS).
             log_info("courierd: flush id=" + n->id->text);
-            if (!state_->waiting().make_due(n->id->text, now_) &&
-                state_->message_count() < limits_.hi && !load(*n->id, true))
-                return false;
+            if (!load(*n->id, true)) return false;
             break;
         }
     }
@@ -224,8 +349,11 @@ int Scheduler::poll_timeout() const {
 int Scheduler::loop() {
     for (;;) {
         now_ = std::time(nullptr);
-        if (!load_due() || !maybe_scan()) return EX_IOERR;
-        dispatch();
+        if (draining_ && state_->deliveries_in_progress() == 0) return kSchedulerRestartCode;
+        if (!draining_) {
+            if (!load_due() || !maybe_scan()) return EX_IOERR;
+            dispatch();
+        }
         std::vector<pollfd> fds{{signal_pipe_fd(), POLLIN, 0}, {trigger_.get(), POLLIN, 0}};
         for (size_t i = 0; i < pool_.size(); ++i) {
             if (Status s = pool_.write_pending(i); !s) {
@@ -239,8 +367,14 @@ int Scheduler::loop() {
         if (poll(fds.data(), fds.size(), poll_timeout()) < 0 && errno != EINTR)
             return EX_OSERR;
         now_ = std::time(nullptr);
-        for (int sig : drain_signals())
+        for (int sig : drain_signals()) {
             if (sig == SIGTERM || sig == SIGINT) return EX_OK;
+            if (sig == SIGHUP && !draining_) {
+                log_info("courierd: restart: waiting for " +
+                         std::to_string(state_->deliveries_in_progress()) + " deliveries in progress");
+                draining_ = true;
+            }
+        }
         if (fds[1].revents && !read_trigger()) return EX_IOERR;
         for (size_t i = 0; i < pool_.size(); ++i) {
             if (fds[3 + 2 * i].revents & (POLLERR | POLLHUP)) {
@@ -275,8 +409,9 @@ int Scheduler::run() {
         return EX_OSERR;
     }
     int code = loop();
-    log_info(code == EX_OK ? "courierd: scheduler stopping"
-                           : "courierd: scheduler exiting, status " + std::to_string(code));
+    log_info(code == EX_OK                    ? "courierd: scheduler stopping"
+             : code == kSchedulerRestartCode ? "courierd: scheduler restarting"
+                                             : "courierd: scheduler exiting, status " + std::to_string(code));
     // Unfinished deliveries are simply attempted again by the next scheduler.
     pool_.shutdown(kModuleShutdownMs);
     return code;
@@ -286,7 +421,7 @@ int Scheduler::run() {
 
 int run_scheduler() {
     signal(SIGPIPE, SIG_IGN);   // a dead module shows up as EPIPE, handled as fatal
-    if (Status s = install_signal_pipe({SIGTERM, SIGINT}); !s) {
+    if (Status s = install_signal_pipe({SIGTERM, SIGINT, SIGHUP}); !s) {
         log_error("courierd: " + s.error().text);
         return EX_OSERR;
     }

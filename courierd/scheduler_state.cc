@@ -58,13 +58,27 @@ void WaitingMessages::make_all_due(std::time_t now) {
     }
 }
 
-SchedulerState::SchedulerState(std::vector<ModuleConfig> modules, RetrySettings retry,
-                               size_t waiting_cap)
-    : retry_(retry), waiting_(waiting_cap) {
+SchedulerState::SchedulerState(std::vector<ModuleConfig> modules, size_t waiting_cap)
+    : waiting_(waiting_cap) {
     for (auto& m : modules) {
         std::string name = m.name;
         modules_[name].config = std::move(m);
     }
+}
+
+std::string delivery_log_line(const Message& m, size_t index, const std::string& module,
+                              DeliveryStatus status, const std::string& text, std::time_t now) {
+    std::string code = text.substr(0, text.find(' '));
+    if (auto sp = text.find(' '); sp != std::string::npos) {
+        std::string second = text.substr(sp + 1, text.find(' ', sp + 1) - sp - 1);
+        if (second.size() >= 5 && second[1] == '.' && (second[0] >= '2' && second[0] <= '5'))
+            code = second;
+    }
+    return "delivery id=" + m.id.text + " from=<" + log_safe(m.sender) + "> rcpt=<" +
+           log_safe(m.rcpts[index].address) + "> module=" + module + " relay=" +
+           log_safe(m.rcpts[index].host) + " status=" + status_name(status) +
+           " code=" + log_safe(code) + " delay=" + std::to_string(std::max<std::time_t>(0, now - m.arrival)) +
+           " attempt=" + std::to_string(m.attempts + 1) + " text=" + log_safe(text);
 }
 
 void SchedulerState::queue_work(ModuleQueue& mq, const std::string& host, WorkItem item) {
@@ -148,12 +162,10 @@ void SchedulerState::record(Message& m, const std::string& module, size_t index,
     r.when = now;
     r.text = text;
     // Final records are fsynced before the delivery is forgotten (at-least-once); a lost
-    // deferred record only costs an extra attempt. A failed recipient is only recorded
-    // for now: the bounce (DSN) is issue 5.
+    // deferred record only costs an extra attempt. Notices for failed recipients are
+    // sent when the message settles (settlement.h).
     fx.appends.push_back({m.id, r, status != DeliveryStatus::defer});
-    fx.logs.push_back("delivery id=" + m.id.text + " rcpt=" + log_safe(m.rcpts[index].address) +
-                      " module=" + module + " status=" + status_name(status) +
-                      " text=" + log_safe(text));
+    fx.logs.push_back(delivery_log_line(m, index, module, status, text, now));
     if (m.phase[index] == RcptPhase::pending || m.phase[index] == RcptPhase::in_progress)
         --m.open;
     if (status == DeliveryStatus::defer) {
@@ -217,16 +229,7 @@ void SchedulerState::settle(const std::string& qid, std::time_t now, Effects& fx
     auto it = messages_.find(qid);
     Message& m = it->second;
     if (m.open != 0) return;
-    if (m.deferred) {
-        StatusRecord r;
-        r.kind = StatusRecord::Kind::retry;
-        r.attempts = m.attempts + 1;
-        r.next = next_attempt(now, r.attempts, retry_);
-        r.when = now;
-        fx.appends.push_back({m.id, r, false});
-        waiting_.add(qid, r.next);
-    } else {
-        fx.removals.push_back(m.id);
-    }
+    (void)now;
+    fx.settled.push_back(m.id);
     messages_.erase(it);
 }

@@ -12,17 +12,17 @@
 #include <vector>
 #include "courierd/message_state.h"
 #include "courierd/module_config.h"
-#include "courierd/retry.h"
 #include "lib/module_protocol.h"
 #include "lib/result.h"
 
 // What the event loop must do, in this order: append the records (fsync the durable
-// ones), write the log lines, then unlink Q and S of each removed message.
+// ones), write the log lines, then settle each message whose attempt is complete:
+// notices, expiry, and then its retry record or its removal (settlement.h).
 struct Effects {
     struct Append { QueueId id; StatusRecord record; bool durable; };
     std::vector<Append> appends;
     std::vector<std::string> logs;
-    std::vector<QueueId> removals;
+    std::vector<QueueId> settled;   // no longer in memory: every recipient has an outcome
 };
 
 struct PlannedDelivery {
@@ -56,11 +56,19 @@ private:
     std::map<std::string, std::time_t, std::less<>> due_of_;
 };
 
+// The log line of one delivery attempt to one recipient (documented in courierd(8)):
+// "delivery id=<qid> from=<sender> rcpt=<address> module=<m> relay=<host>
+// status=<ok|defer|fail> code=<enhanced or basic code> delay=<seconds since arrival>
+// attempt=<n> text=<reply>"; the free text comes last so every other field parses as
+// key=value without quoting.
+std::string delivery_log_line(const Message& m, size_t index, const std::string& module,
+                              DeliveryStatus status, const std::string& text, std::time_t now);
+
 class SchedulerState {
 public:
     // `modules`: the modules that are running; recipients of any other module are
     // deferred.
-    SchedulerState(std::vector<ModuleConfig> modules, RetrySettings retry, size_t waiting_cap);
+    SchedulerState(std::vector<ModuleConfig> modules, size_t waiting_cap);
 
     // Takes a message into memory; its recipients without a final record become
     // pending work. A message with nothing left to do is settled at once.
@@ -106,7 +114,6 @@ private:
     void finish_delivery(unsigned long id, std::time_t now, Effects& fx);
     void settle(const std::string& qid, std::time_t now, Effects& fx);
 
-    RetrySettings retry_;
     WaitingMessages waiting_;
     std::map<std::string, Message, std::less<>> messages_;
     std::map<std::string, ModuleQueue, std::less<>> modules_;

@@ -45,7 +45,7 @@ ModuleReply done(unsigned long id) {
 }  // namespace
 
 TEST_CASE("scheduler: MAXRCPT groups recipients per host, results remove the message") {
-    SchedulerState st({module("local", 10, 4, 2)}, RetrySettings{}, 100);
+    SchedulerState st({module("local", 10, 4, 2)}, 100);
     Effects fx;
     st.add_message(message(1, {{"local", "a"}, {"local", "a"}, {"local", "a"}, {"local", "b"}}),
                    1000, fx);
@@ -68,13 +68,13 @@ TEST_CASE("scheduler: MAXRCPT groups recipients per host, results remove the mes
     CHECK(fx.appends[0].record.kind == StatusRecord::Kind::delivered);
     CHECK(fx.logs.size() == 4);
     CHECK(fx.logs[0].rfind("delivery id=", 0) == 0);
-    REQUIRE(fx.removals.size() == 1);
+    REQUIRE(fx.settled.size() == 1);
     CHECK(st.message_count() == 0);
     CHECK(st.deliveries_in_progress() == 0);
 }
 
 TEST_CASE("scheduler: MAXDELS and MAXHOST limit deliveries in progress") {
-    SchedulerState st({module("esmtp", 3, 2, 1)}, RetrySettings{}, 100);
+    SchedulerState st({module("esmtp", 3, 2, 1)}, 100);
     Effects fx;
     for (unsigned i = 0; i < 4; ++i) st.add_message(message(i, {{"esmtp", "x.org"}}), 10, fx);
     st.add_message(message(9, {{"esmtp", "y.org"}}), 10, fx);
@@ -93,10 +93,8 @@ TEST_CASE("scheduler: MAXDELS and MAXHOST limit deliveries in progress") {
     CHECK(more[0].request.qid == QueueId::make(0x60000000, 1, 2).text);   // oldest first
 }
 
-TEST_CASE("scheduler: a deferral gives a retry record and the message waits on disk") {
-    RetrySettings retry;
-    retry.alpha = 60;
-    SchedulerState st({module("local", 5, 5, 1)}, retry, 100);
+TEST_CASE("scheduler: a deferral settles the message once every recipient has an outcome") {
+    SchedulerState st({module("local", 5, 5, 1)}, 100);
     Effects fx;
     st.add_message(message(1, {{"local", "a"}, {"local", "b"}}), 100, fx);
     auto plan = st.plan_deliveries();
@@ -107,21 +105,16 @@ TEST_CASE("scheduler: a deferral gives a retry record and the message waits on d
     // done without a result: the recipient counts as deferred.
     REQUIRE(st.apply_reply("local", done(plan[1].request.id), 105, fx).ok());
     CHECK(st.message_count() == 0);
-    CHECK(fx.removals.empty());
-    REQUIRE(fx.appends.size() == 3);
+    REQUIRE(fx.appends.size() == 2);
     CHECK(!fx.appends[0].durable);
-    auto& r = fx.appends[2].record;
-    CHECK(r.kind == StatusRecord::Kind::retry);
-    CHECK(r.next == 165);
-    CHECK(r.attempts == 1);
-    auto qid = QueueId::make(0x60000000, 1, 1).text;
-    CHECK(st.waiting().contains(qid));
-    CHECK(!st.waiting().pop_due(164));
-    CHECK(st.waiting().pop_due(165) == qid);
+    CHECK(fx.appends[1].record.kind == StatusRecord::Kind::deferred);
+    // The retry record is the event loop's (settlement.h): the state only says so.
+    REQUIRE(fx.settled.size() == 1);
+    CHECK(fx.settled[0].text == QueueId::make(0x60000000, 1, 1).text);
 }
 
 TEST_CASE("scheduler: protocol errors and unknown modules") {
-    SchedulerState st({module("local", 5, 5, 1)}, RetrySettings{}, 100);
+    SchedulerState st({module("local", 5, 5, 1)}, 100);
     Effects fx;
     st.add_message(message(1, {{"local", "a"}}), 100, fx);
     auto plan = st.plan_deliveries();
@@ -134,17 +127,18 @@ TEST_CASE("scheduler: protocol errors and unknown modules") {
     CHECK(!st.apply_reply("local", result(id, 0, DeliveryStatus::ok), 100, fx).ok());
     REQUIRE(st.apply_reply("local", done(id), 100, fx).ok());
     CHECK(fx.appends[0].record.kind == StatusRecord::Kind::failed);
-    CHECK(fx.removals.size() == 1);
+    CHECK(fx.settled.size() == 1);
 
     Effects fx2;
     st.add_message(message(2, {{"uucp", "h"}}), 200, fx2);
     CHECK(st.message_count() == 0);
-    REQUIRE(fx2.appends.size() == 2);   // deferred, then retry
-    CHECK(fx2.appends[1].record.kind == StatusRecord::Kind::retry);
+    REQUIRE(fx2.appends.size() == 1);   // deferred, and settled at once
+    CHECK(fx2.appends[0].record.kind == StatusRecord::Kind::deferred);
+    CHECK(fx2.settled.size() == 1);
 }
 
 TEST_CASE("scheduler: recipients with final records are not delivered again") {
-    SchedulerState st({module("local", 5, 5, 1)}, RetrySettings{}, 100);
+    SchedulerState st({module("local", 5, 5, 1)}, 100);
     QueueEnvelope env;
     env.id = QueueId::make(0x60000000, 1, 3);
     env.rcpts = {{"a@x", "local", "a", "", ""}, {"b@x", "local", "b", "", ""}};
@@ -164,6 +158,16 @@ TEST_CASE("scheduler: recipients with final records are not delivered again") {
     auto plan = st.plan_deliveries();
     REQUIRE(plan.size() == 1);
     CHECK(plan[0].request.rcpts[0].index == 1);
+}
+
+TEST_CASE("scheduler: the delivery log line") {
+    Message m = message(4, {{"local", "alice"}});
+    m.arrival = 1000;
+    CHECK(delivery_log_line(m, 0, "local", DeliveryStatus::defer, "451 4.2.0 full", 1090) ==
+          "delivery id=" + m.id.text + " from=<s@example.org> rcpt=<r0@alice> module=local "
+          "relay=alice status=defer code=4.2.0 delay=90 attempt=1 text=451 4.2.0 full");
+    CHECK(delivery_log_line(m, 0, "local", DeliveryStatus::ok, "250 ok", 1000).find(" code=250 ") !=
+          std::string::npos);
 }
 
 TEST_CASE("WaitingMessages: bounded, ordered, flushable") {

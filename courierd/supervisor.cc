@@ -24,14 +24,15 @@ long now_ms() {
 }
 
 // Waits up to timeout_ms (-1: no limit) for a signal; true when SIGTERM/SIGINT came.
-// SIGCHLD just ends the wait early so the caller can reap.
-bool wait_for_signal(int timeout_ms, bool* child_event) {
+// SIGCHLD just ends the wait early so the caller can reap; SIGHUP sets *hangup.
+bool wait_for_signal(int timeout_ms, bool* child_event, bool* hangup = nullptr) {
     pollfd p{signal_pipe_fd(), POLLIN, 0};
     if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR) usleep(100000);
     bool term = false;
     for (int sig : drain_signals()) {
         if (sig == SIGTERM || sig == SIGINT) term = true;
         if (sig == SIGCHLD) *child_event = true;
+        if (sig == SIGHUP && hangup) *hangup = true;
     }
     return term;
 }
@@ -42,7 +43,7 @@ bool wait_for_signal(int timeout_ms, bool* child_event) {
 pid_t fork_scheduler(const std::function<int()>& scheduler) {
     pid_t pid = fork();
     if (pid == 0) {
-        reset_signal_pipe({SIGTERM, SIGINT, SIGCHLD});
+        reset_signal_pipe({SIGTERM, SIGINT, SIGCHLD, SIGHUP});
         setpgid(0, 0);
         _exit(scheduler());
     }
@@ -93,7 +94,7 @@ int restart_pause(unsigned failures, int pause_max) {
 }
 
 int run_supervisor(const SupervisorOptions& opts, const std::function<int()>& scheduler) {
-    if (Status s = install_signal_pipe({SIGTERM, SIGINT, SIGCHLD}); !s) {
+    if (Status s = install_signal_pipe({SIGTERM, SIGINT, SIGCHLD, SIGHUP}); !s) {
         log_error("courierd: " + s.error().text);
         return EX_OSERR;
     }
@@ -112,12 +113,14 @@ int run_supervisor(const SupervisorOptions& opts, const std::function<int()>& sc
         } else {
             int status = 0;
             for (;;) {
-                bool child = false;
-                if (wait_for_signal(-1, &child)) {
+                bool child = false, hangup = false;
+                if (wait_for_signal(-1, &child, &hangup)) {
                     stop_scheduler(pid, opts.stop_timeout);
                     stopping = true;
                     break;
                 }
+                // Only the scheduler gets SIGHUP: its modules must finish undisturbed.
+                if (hangup) kill(pid, SIGHUP);
                 if (waitpid(pid, &status, WNOHANG) == pid) {
                     kill(-pid, SIGTERM);   // its modules, if any outlived it
                     break;
@@ -125,6 +128,11 @@ int run_supervisor(const SupervisorOptions& opts, const std::function<int()>& sc
             }
             if (stopping) break;
             if (WIFEXITED(status) && WEXITSTATUS(status) == 0) break;
+            if (WIFEXITED(status) && WEXITSTATUS(status) == kSchedulerRestartCode) {
+                log_info("courierd: restarting the scheduler");
+                failures = 0;
+                continue;
+            }
             log_error("courierd: scheduler ended with " + describe(status));
             if (std::time(nullptr) - started >= kHealthyRun) failures = 0;
         }

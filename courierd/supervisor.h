@@ -13,6 +13,11 @@ struct SupervisorOptions {
     int stop_timeout = 10;         // seconds between SIGTERM and SIGKILL of the scheduler
 };
 
+// The scheduler's exit code for "restart me now": after SIGHUP it stops dispatching,
+// waits for the deliveries in progress, and exits with this code; the supervisor then
+// starts a new scheduler at once (courier restart, the "nice" restart of courier(8)).
+constexpr int kSchedulerRestartCode = 99;
+
 // The restart pause after `failures` consecutive failures (1 for the first).
 int restart_pause(unsigned failures, int pause_max);
 

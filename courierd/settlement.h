@@ -1,0 +1,58 @@
+// What happens to a message once every recipient of an attempt has an outcome: which
+// recipients expire (queuetime), which notices are due (failure and success reports,
+// the one delayed-delivery warning at warntime), the backscatter list changes, and
+// whether the message is removed or waits for its next attempt (retry.h). One pure
+// function of (envelope, status log, now, settings): the event loop reads the files,
+// calls it, and carries the result out.
+#pragma once
+#include <ctime>
+#include <string>
+#include <vector>
+#include "courierd/retry.h"
+#include "lib/queue.h"
+
+namespace courierd {
+
+// One recipient line of a notice (RFC 3464 per-recipient fields).
+struct NoticeItem {
+    enum class Action { failed, delayed, delivered };
+    size_t index = 0;                // recipient index in the queue file
+    Action action = Action::failed;
+    std::string text;                // the SMTP-style reply that decided it
+    std::time_t when = 0;            // when that reply came
+};
+
+// The kinds written in "notice <time> <kind>" status records:
+//   dsn    a report of the failed/delivered recipients recorded before it was submitted
+//   delay  the delayed-delivery warning was submitted (or replaced by backuprelay)
+//   none   final records before this line needed no notice (null sender, NOTIFY)
+struct Settlement {
+    std::vector<StatusRecord> expired;    // "failed" records to append for expired rcpts
+    std::vector<NoticeItem> report;       // failure/success report due ([] = none)
+    std::vector<NoticeItem> delay;        // delay warning due ([] = none)
+    bool mark_handled = false;            // append "notice none": final records handled
+    bool remove = false;                  // every recipient is final: remove the message
+    std::time_t next = 0;                 // otherwise: the retry record
+    unsigned attempts = 0;
+    std::vector<std::string> backscatter_add;      // addresses that failed permanently
+    std::vector<std::string> backscatter_remove;   // addresses delivered to since
+};
+
+struct SettlementOptions {
+    RetrySettings retry;
+    bool backuprelay = false;                        // the backuprelay file exists
+    std::vector<std::string> backscatter_sources{"smtp"};   // BOFHSUPPRESSBACKSCATTER
+};
+
+Settlement plan_settlement(const QueueEnvelope& env, const std::vector<StatusRecord>& log,
+                           std::time_t now, const SettlementOptions& opts);
+
+// NOTIFY rules (RFC 3461 4.1): an absent NOTIFY means FAILURE and DELAY; NEVER means
+// nothing; SUCCESS only when asked for.
+bool notify_wants(const std::string& notify, NoticeItem::Action action);
+
+// The message source as BOFHSUPPRESSBACKSCATTER names it: "smtp" for unauthenticated
+// and "authsmtp" for authenticated ESMTP mail; the queue's source name otherwise.
+std::string backscatter_source(const QueueEnvelope& env);
+
+}  // namespace courierd
