@@ -49,6 +49,11 @@ int main(int argc, char**) {
         DispatcherOptions opts;
         opts.max_children = configured_max_deliveries();
         opts.hostname = local_hostname();
+        opts.config = LocalConfig::load(ConfigDir(paths().config));
+        // A delivery may run programs for up to localtimeout; the child's own limit
+        // must leave them that time.
+        opts.child_timeout_s = static_cast<unsigned>(
+            std::max<long>(3600, opts.config.timeout_s + 600));
         DeliveryDispatcher dispatcher(opts);
         return dispatcher.run();
     } catch (const std::exception& e) {

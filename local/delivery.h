@@ -8,11 +8,14 @@
 #include <sys/types.h>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include "lib/module_protocol.h"
 #include "lib/queue.h"
 #include "lib/result.h"
+
+class ConfigDir;
 
 struct Account {
     std::string name;
@@ -56,13 +59,38 @@ std::string maildir_of(const Account& account);
 // descriptor's offset is unchanged). *data_offset receives where the message starts.
 Result<QueueEnvelope> read_envelope_from_fd(int fd, size_t* data_offset);
 
+// What the administrator configured for local deliveries (courier(8)): DEFAULTDELIVERY
+// of the courierd file (the instructions used when there is no .courier file; built in
+// "./Maildir/"), dotextension (the name of .courier files), locallowercase,
+// localtimeout (programs; default 15 minutes) and maildrop (the program given the
+// "-A DTLINE -A RPLINE -f sender" arguments instead of a shell when a "|" line names it).
+struct LocalConfig {
+    std::string default_delivery = "./Maildir/";
+    std::string dotname = "courier";
+    bool lowercase = false;
+    long timeout_s = 900;
+    std::string maildrop;
+    static LocalConfig load(const ConfigDir& cfg);
+};
+
 struct ChildSetup {
     bool switch_user = false;     // true when running as root
     std::string hostname;         // for Maildir unique names
+    LocalConfig config;
+    int forward_fd = -1;          // socket to the forwarding sibling (forward.h)
+    // Journal of steps (program, mbox and forward instructions) that succeeded in an
+    // earlier attempt of the same delivery: they are not repeated. step_done is called
+    // as each such step succeeds.
+    std::set<std::string> done_steps;
+    std::function<void(size_t index, const std::string& key)> step_done;
 };
-// The child's work: becomes the recipient (when switch_user), then delivers each
-// recipient of `req` into the account's Maildir, calling `report` once per recipient
-// as soon as its outcome is known.
+// Journal key of instruction `n` (its text) for recipient `index` of queue id `qid`.
+std::string step_key(const std::string& qid, size_t index, size_t n, const std::string& text);
+
+// The child's work: becomes the recipient (when switch_user), enters the home
+// directory, then carries out each recipient's delivery instructions (its .courier
+// file, else DEFAULTDELIVERY), calling `report` once per recipient as soon as its
+// outcome is known.
 void deliver_as_recipient(const DeliveryRequest& req, const Account& account, int queue_fd,
                           const ChildSetup& setup,
                           const std::function<void(const DeliveryResult&)>& report);

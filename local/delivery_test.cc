@@ -50,6 +50,34 @@ Account current_user_account(const std::string& home) {
     return Account{"me", ::getuid(), ::getgid(), home};
 }
 
+// deliver_as_recipient enters the home directory; the test process goes back after.
+class CwdGuard {
+public:
+    CwdGuard() : fd_(::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {}
+    ~CwdGuard() {
+        if (fd_) (void)::fchdir(fd_.get());
+    }
+
+private:
+    UniqueFd fd_;
+};
+
+// Delivers a one-recipient message as the current user with `setup`; the result.
+DeliveryResult deliver_one(const std::string& home, const std::string& rcpt,
+                           const std::string& body, ChildSetup setup,
+                           const std::string& sender = "s@example.com", int seq = 1) {
+    CwdGuard cwd;
+    TestDir spool;
+    QueueId id = QueueId::make(1700000000, 99, seq);
+    std::string path = make_queue_file(spool.path(), id, sender, {rcpt}, "me", body);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY));
+    std::vector<DeliveryResult> results;
+    deliver_as_recipient(make_request(1, path, id, "me", {rcpt}), current_user_account(home),
+                         fd.get(), setup, [&](const DeliveryResult& r) { results.push_back(r); });
+    REQUIRE(results.size() == 1);
+    return results[0];
+}
+
 }  // namespace
 
 TEST_CASE("failure replies map errno to the enhanced status code") {
@@ -132,6 +160,7 @@ TEST_CASE("a real delivery into a temporary Maildir as the current user") {
     DeliveryRequest req = make_request(5, path, id, "me", {"a@x", "b@x"});
     req.rcpts.push_back({7, "c@x"});   // not in the queue file
     std::vector<DeliveryResult> results;
+    CwdGuard cwd;
     deliver_as_recipient(req, current_user_account(home.path()), fd.get(),
                          ChildSetup{false, "h"},
                          [&](const DeliveryResult& r) { results.push_back(r); });
@@ -157,6 +186,7 @@ TEST_CASE("a delivery for another queue id or another uid is deferred") {
     UniqueFd fd(::open(path.c_str(), O_RDONLY));
     std::vector<DeliveryResult> results;
     auto collect = [&](const DeliveryResult& r) { results.push_back(r); };
+    CwdGuard cwd;
     DeliveryRequest req = make_request(1, path, QueueId::make(1, 1, 1), "me", {"a@x"});
     deliver_as_recipient(req, current_user_account(home.path()), fd.get(), ChildSetup{false, "h"},
                          collect);
@@ -243,6 +273,126 @@ TEST_CASE("dispatcher forks a child that switches to the recipient (root only)")
     auto reply = parse_module_reply(rest.substr(0, rest.find('\n')), &error);
     REQUIRE(reply);
     CHECK(reply->result.status == DeliveryStatus::defer);
-    CHECK(reply->result.text.rfind("451 4.2.0 mkdir " + nobody.account.home + "/Maildir", 0) == 0);
+    CHECK(reply->result.text.rfind("451 4.2.0 cannot enter the home directory " +
+                                   nobody.account.home, 0) == 0);
     CHECK(rest.substr(rest.find('\n') + 1) == format_done(1));
+}
+
+TEST_CASE("without a .courier file DEFAULTDELIVERY applies; an mbox path makes an mbox") {
+    TestDir home;
+    ChildSetup setup{false, "h"};
+    setup.config.default_delivery = "./mail/inbox";
+    // A missing folder is not created for an mbox: the delivery waits for it.
+    CHECK(deliver_one(home.path(), "me@x", "m\n", setup, "").status == DeliveryStatus::defer);
+    ::mkdir((home.path() + "/mail").c_str(), 0700);
+    auto r = deliver_one(home.path(), "me@x", "Subject: s\n\nFrom here\n", setup, "");
+    CHECK(r.status == DeliveryStatus::ok);
+    CHECK(r.text == "250 2.0.0 delivered to " + home.path() + "/mail/inbox");
+    CHECK_FALSE(path_exists(home.path() + "/Maildir"));
+}
+
+TEST_CASE(".courier lines: Maildir, mbox, program with its environment; journal of steps") {
+    TestDir home;
+    ::mkdir((home.path() + "/mail").c_str(), 0700);
+    spew(home.path() + "/.courier",
+         "# comment\n\n./Other/\n" + home.path() + "/mail/box\n"
+         "| echo \"$RECIPIENT $SENDER $EXT $HOME $USER $LOCAL $HOST\" > env.txt; "
+         "echo \"$DTLINE|$RPLINE\" >> env.txt; cat >> env.txt\n");
+    ChildSetup setup{false, "h"};
+    std::vector<std::string> steps;
+    setup.step_done = [&](size_t, const std::string& key) { steps.push_back(key); };
+    auto r = deliver_one(home.path(), "me@x", "Subject: s\n\nbody\n", setup);
+    REQUIRE(r.status == DeliveryStatus::ok);
+    CHECK(entries(home.path() + "/Other/new").size() == 1);
+    std::string box = slurp(home.path() + "/mail/box");
+    CHECK(box.rfind("From s@example.com ", 0) == 0);
+    CHECK(box.find("\nReturn-Path: <s@example.com>\nDelivered-To: me@x\nSubject: s\n\nbody\n\n") !=
+          std::string::npos);
+    CHECK(slurp(home.path() + "/env.txt") ==
+          "me@x s@example.com  " + home.path() + " me me x\n"
+          "Delivered-To: me@x|Return-Path: <s@example.com>\nSubject: s\n\nbody\n");
+    REQUIRE(steps.size() == 2);   // mbox and program; a Maildir needs no journal
+    // A repeated attempt that knows both steps writes neither again.
+    setup.done_steps = {steps.begin(), steps.end()};
+    ::unlink((home.path() + "/env.txt").c_str());
+    r = deliver_one(home.path(), "me@x", "Subject: s\n\nbody\n", setup);
+    CHECK(r.status == DeliveryStatus::ok);
+    CHECK_FALSE(path_exists(home.path() + "/env.txt"));
+    CHECK(slurp(home.path() + "/mail/box") == box);
+    CHECK(entries(home.path() + "/Other/new").size() == 1);
+}
+
+TEST_CASE("program exit codes: 0 next, 99 stops, 75 defers, 77 fails with the output") {
+    TestDir home;
+    ChildSetup setup{false, "h"};
+    spew(home.path() + "/.courier", "|exit 99\n./Maildir/\n");
+    CHECK(deliver_one(home.path(), "me@x", "m\n", setup).status == DeliveryStatus::ok);
+    CHECK_FALSE(path_exists(home.path() + "/Maildir"));
+    spew(home.path() + "/.courier", "|echo try later; exit 75\n");
+    auto r = deliver_one(home.path(), "me@x", "m\n", setup);
+    CHECK(r.status == DeliveryStatus::defer);
+    CHECK(r.text == "451 4.3.0 program \"echo try later; exit 75\" exited with status 75: try later");
+    spew(home.path() + "/.courier", "|echo no such >&2; exit 77\n");
+    r = deliver_one(home.path(), "me@x", "m\n", setup);
+    CHECK(r.status == DeliveryStatus::fail);
+    CHECK(r.text.rfind("550 5.3.0 program", 0) == 0);
+    CHECK(r.text.find(": no such") != std::string::npos);
+    spew(home.path() + "/.courier", "|kill -9 $$\n");
+    CHECK(deliver_one(home.path(), "me@x", "m\n", setup).status == DeliveryStatus::defer);
+    setup.config.timeout_s = 1;
+    spew(home.path() + "/.courier", "|sleep 30\n");
+    r = deliver_one(home.path(), "me@x", "m\n", setup);
+    CHECK(r.status == DeliveryStatus::defer);
+    CHECK(r.text.find("timed out after 1s") != std::string::npos);
+}
+
+TEST_CASE("extensions read .courier-ext, then the -default chain, else unknown user") {
+    TestDir home;
+    ChildSetup setup{false, "h"};
+    spew(home.path() + "/.courier-list-default", "|echo \"$DEFAULT $EXT $EXT2\" > out.txt\n");
+    CHECK(deliver_one(home.path(), "me-list-foo-bar@x", "m\n", setup).status == DeliveryStatus::ok);
+    CHECK(slurp(home.path() + "/out.txt") == "foo-bar list-foo-bar foo-bar\n");
+    auto r = deliver_one(home.path(), "me-other@x", "m\n", setup);
+    CHECK(r.status == DeliveryStatus::fail);
+    CHECK(r.text == "550 5.1.1 <me-other@x>: unknown user");
+    spew(home.path() + "/.courier-default", "./Catch/\n");
+    CHECK(deliver_one(home.path(), "me-other@x", "m\n", setup).status == DeliveryStatus::ok);
+    CHECK(entries(home.path() + "/Catch/new").size() == 1);
+    ::chmod((home.path() + "/.courier-default").c_str(), 0666);
+    r = deliver_one(home.path(), "me-other@x", "m\n", setup);
+    CHECK(r.status == DeliveryStatus::defer);
+    CHECK(r.text.find("world-writable") != std::string::npos);
+}
+
+TEST_CASE("our own Delivered-To in the message is a loop; forwarding needs its sibling") {
+    TestDir home;
+    ChildSetup setup{false, "h"};
+    auto r = deliver_one(home.path(), "me@x", "Delivered-To: other@x\ndelivered-to:  ME@x\n\nm\n", setup);
+    CHECK(r.status == DeliveryStatus::fail);
+    CHECK(r.text.rfind("550 5.4.6 mail loop", 0) == 0);
+    // Delivered-To in the body does not count.
+    CHECK(deliver_one(home.path(), "me@x", "Subject: a\n\nDelivered-To: me@x\n", setup).status ==
+          DeliveryStatus::ok);
+    spew(home.path() + "/.courier", "&you@example.org\n");
+    r = deliver_one(home.path(), "me@x", "m\n", setup);
+    CHECK(r.status == DeliveryStatus::defer);
+    CHECK(r.text == "451 4.3.0 forwarding is not available");
+}
+
+TEST_CASE("a Maildir over its quota defers with 452 and takes mail again once space is freed") {
+    TestDir home;
+    ChildSetup setup{false, "h"};
+    std::string md = home.path() + "/Maildir";
+    ::mkdir(md.c_str(), 0700);
+    spew(md + "/maildirsize", "2C\n");
+    CHECK(deliver_one(home.path(), "me@x", "m\n", setup, "s@example.com", 1).status == DeliveryStatus::ok);
+    CHECK(deliver_one(home.path(), "me@x", "m\n", setup, "s@example.com", 2).status == DeliveryStatus::ok);
+    auto r = deliver_one(home.path(), "me@x", "m\n", setup, "s@example.com", 3);
+    CHECK(r.status == DeliveryStatus::defer);
+    CHECK(r.text.rfind("452 4.2.2 ", 0) == 0);
+    auto files = entries(md + "/new");
+    REQUIRE(files.size() == 2);
+    ::unlink((md + "/new/" + files[0]).c_str());
+    CHECK(deliver_one(home.path(), "me@x", "m\n", setup, "s@example.com", 3).status == DeliveryStatus::ok);
+    CHECK(entries(md + "/new").size() == 2);
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -15,6 +16,8 @@
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/process.h"
+#include "lib/xtext.h"
+#include "local/forward.h"
 
 namespace {
 
@@ -24,6 +27,8 @@ constexpr size_t kMaxRequestLine = 64 * 1024;
 constexpr size_t kMaxChildOutput = 256 * 1024;
 // poll() wakes at least this often to reap children, should a wake-up byte be lost.
 constexpr int kPollTimeoutMs = 5000;
+// Journal entries kept at most (the oldest queue ids go first).
+constexpr size_t kMaxJournalSteps = 100000;
 
 int g_sigchld_write_fd = -1;
 
@@ -200,6 +205,9 @@ void DeliveryDispatcher::start_child(const DeliveryRequest& req, const Account& 
     child.results = std::move(results);
 }
 
+// The delivery child, still root: forks the worker that becomes the recipient, then
+// drops to the mail user and serves the worker's forward requests (forward.h) until
+// the worker closes its socket. Exits as the worker did.
 void DeliveryDispatcher::child_main(const DeliveryRequest& req, const Account& account,
                                     int queue_fd, int result_fd) {
     ::signal(SIGCHLD, SIG_DFL);
@@ -208,13 +216,54 @@ void DeliveryDispatcher::child_main(const DeliveryRequest& req, const Account& a
     close_other_fds(queue_fd, result_fd);
     // Bounds a delivery stuck on a hung file system; the parent reports it as deferred.
     ::alarm(opts_.child_timeout_s);
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) ::_exit(EX_OSERR);
+    pid_t worker = ::fork();
+    if (worker < 0) ::_exit(EX_OSERR);
+    if (worker == 0) {
+        ::close(sv[0]);
+        worker_main(req, account, queue_fd, result_fd, sv[1]);
+    }
+    ::close(sv[1]);
+    ::close(result_fd);
+    if (drop_to_mail_user()) {
+        try {
+            local::serve_forwards(sv[0], queue_fd, req);
+        } catch (...) {
+        }
+    }
+    ::close(sv[0]);
+    int status = 0;
+    while (::waitpid(worker, &status, 0) < 0 && errno == EINTR) {}
+    if (WIFSIGNALED(status)) {
+        ::signal(WTERMSIG(status), SIG_DFL);
+        ::raise(WTERMSIG(status));
+    }
+    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE);
+}
+
+void DeliveryDispatcher::worker_main(const DeliveryRequest& req, const Account& account,
+                                     int queue_fd, int result_fd, int forward_fd) {
+    ::alarm(opts_.child_timeout_s);
     ChildSetup setup{self_.root, opts_.hostname};
+    setup.config = opts_.config;
+    setup.forward_fd = forward_fd;
+    // Only this message's entries: the journal may hold many others.
+    for (auto it = done_steps_.lower_bound(req.qid + " ");
+         it != done_steps_.end() && it->rfind(req.qid + " ", 0) == 0; ++it)
+        setup.done_steps.insert(*it);
+    auto write_line = [&](const std::string& line) {
+        if (!write_all(result_fd, as_line(line))) ::_exit(EX_IOERR);
+    };
+    setup.step_done = [&](size_t index, const std::string& key) {
+        write_line("step " + std::to_string(req.id) + " " + std::to_string(index) + " " +
+                   xtext_encode(key));
+    };
     // No exception may unwind into the parent's code that this process inherited;
     // unreported recipients are deferred by the parent.
     try {
-        deliver_as_recipient(req, account, queue_fd, setup, [&](const DeliveryResult& r) {
-            if (!write_all(result_fd, as_line(format_result(r)))) ::_exit(EX_IOERR);
-        });
+        deliver_as_recipient(req, account, queue_fd, setup,
+                             [&](const DeliveryResult& r) { write_line(format_result(r)); });
     } catch (...) {
         ::_exit(EX_SOFTWARE);
     }
@@ -268,6 +317,13 @@ void DeliveryDispatcher::finish_child(const Child& child) {
     while ((lf = child.output.find('\n', start)) != std::string::npos) {
         std::string_view line(child.output.data() + start, lf - start);
         start = lf + 1;
+        if (line.rfind("step ", 0) == 0) {
+            auto f = split_record_fields(line);
+            unsigned long id = 0;
+            auto key = f.size() == 4 ? xtext_decode(f[3]) : std::nullopt;
+            if (key && parse_decimal(f[1], id) && id == req.id) done_steps_.insert(*key);
+            continue;
+        }
         std::string error;
         auto reply = parse_module_reply(line, &error);
         if (!reply || reply->kind != ModuleReply::Kind::result || reply->result.id != req.id)
@@ -288,7 +344,19 @@ void DeliveryDispatcher::finish_child(const Child& child) {
         r.text = exit_reply(child.wait_status, opts_.child_timeout_s);
         results.push_back(r);
     }
+    record_steps(child, results);
     emit(req, results);
+}
+
+// A recipient with a final result needs its journal no longer; the journal is bounded.
+void DeliveryDispatcher::record_steps(const Child& child, const std::vector<DeliveryResult>& results) {
+    for (const DeliveryResult& r : results) {
+        if (r.status == DeliveryStatus::defer) continue;
+        std::string prefix = child.req.qid + " " + std::to_string(r.index) + " ";
+        auto it = done_steps_.lower_bound(prefix);
+        while (it != done_steps_.end() && it->rfind(prefix, 0) == 0) it = done_steps_.erase(it);
+    }
+    while (done_steps_.size() > kMaxJournalSteps) done_steps_.erase(done_steps_.begin());
 }
 
 void DeliveryDispatcher::refuse_all(const DeliveryRequest& req, DeliveryStatus status,

@@ -7,6 +7,7 @@
 #pragma once
 #include <sys/types.h>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 #include "lib/module_protocol.h"
@@ -19,6 +20,7 @@ struct DispatcherOptions {
     size_t max_children = 10;          // MAXDELS of module.local
     unsigned child_timeout_s = 3600;   // a child still running then is killed (SIGALRM)
     std::string hostname;              // for Maildir unique names
+    LocalConfig config;                // DEFAULTDELIVERY, dotextension, ...
 };
 
 class DeliveryDispatcher {
@@ -47,6 +49,9 @@ private:
     void start_child(const DeliveryRequest& req, const Account& account);
     [[noreturn]] void child_main(const DeliveryRequest& req, const Account& account,
                                  int queue_fd, int result_fd);
+    [[noreturn]] void worker_main(const DeliveryRequest& req, const Account& account,
+                                  int queue_fd, int result_fd, int forward_fd);
+    void record_steps(const Child& child, const std::vector<DeliveryResult>& results);
     void read_child(pid_t pid, Child& child);
     void reap_children();
     void finish_ready_children();
@@ -63,4 +68,8 @@ private:
     bool output_broken_ = false;
     int exit_code_ = 0;
     std::map<pid_t, Child> children_;
+    // Steps (program, mbox, forward instructions) done by earlier attempts of a
+    // delivery that was then deferred: kept in memory until the recipient's final
+    // result, so a retry does not run them again (see courierlocal(8)).
+    std::set<std::string> done_steps_;
 };

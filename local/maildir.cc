@@ -146,7 +146,8 @@ Result<std::string> MaildirWriter::write_tmp(std::string_view headers,
 }
 
 Result<std::string> MaildirWriter::deliver(std::string_view headers, const MessageSource& src,
-                                           const std::string& final_name) {
+                                           const std::string& final_name, bool* written) {
+    if (written) *written = false;
     if (already_delivered(maildir_, final_name)) return final_name;
     auto name = write_tmp(headers, src);
     if (!name) return name.error();
@@ -167,5 +168,6 @@ Result<std::string> MaildirWriter::deliver(std::string_view headers, const Messa
         ::unlink(new_path.c_str());
         return st.error();
     }
+    if (written) *written = true;
     return final_name;
 }

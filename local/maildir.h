@@ -48,8 +48,10 @@ public:
     // this one succeeds without writing. Returns the name. On any error nothing is
     // left in tmp/ or new/. Errors of the Maildir keep their errno; errors reading the
     // source have sys_errno 0 (they are not the mailbox's fault).
+    // *written (when given) tells whether this call wrote the file (false when an
+    // earlier attempt had delivered it).
     Result<std::string> deliver(std::string_view headers, const MessageSource& src,
-                                const std::string& final_name);
+                                const std::string& final_name, bool* written = nullptr);
     const std::string& host_part() const { return host_; }
 
     const std::string& folder() const { return maildir_; }
