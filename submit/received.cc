@@ -42,7 +42,63 @@ void fold_group(std::string& out, size_t& col, const std::vector<std::string>& w
     }
 }
 
+// Text inside a comment: printable ASCII and spaces; parentheses and backslashes (which
+// would end or escape the comment) and anything else become '?'.
+std::string comment_text(std::string_view s) {
+    std::string out;
+    for (char c : s.substr(0, kMaxValue)) {
+        auto u = static_cast<unsigned char>(c);
+        bool ok = u >= 0x20 && u < 0x7f && c != '(' && c != ')' && c != '\\';
+        out.push_back(ok ? c : '?');
+    }
+    return out;
+}
+
+// "TLSv1.3 TLS_AES_256_GCM_SHA384 256" -> "TLS: TLSv1.3,256bits,TLS_AES_256_GCM_SHA384"
+// (the form Courier writes); any other shape of the fact is shown as it is.
+std::string tls_comment(std::string_view tls) {
+    std::vector<std::string> parts;
+    std::string cur;
+    for (char c : tls) {
+        if (c == ' ' || c == ',' || c == ':') {
+            if (!cur.empty()) parts.push_back(std::move(cur));
+            cur.clear();
+        } else {
+            cur.push_back(c);
+        }
+    }
+    if (!cur.empty()) parts.push_back(std::move(cur));
+    if (parts.size() == 3 && !parts[2].empty() &&
+        parts[2].find_first_not_of("0123456789") == std::string::npos)
+        return "TLS: " + comment_text(parts[0]) + "," + comment_text(parts[2]) + "bits," +
+               comment_text(parts[1]);
+    return "TLS: " + comment_text(tls);
+}
+
+bool known_protocol(std::string_view p) {
+    static const char* const words[] = {"SMTP",   "ESMTP",   "ESMTPA",   "ESMTPS",  "ESMTPSA",
+                                        "LMTP",   "LMTPA",   "LMTPS",    "LMTPSA",  "UTF8SMTP",
+                                        "UTF8SMTPA", "UTF8SMTPS", "UTF8SMTPSA", "UTF8LMTP",
+                                        "UTF8LMTPA", "UTF8LMTPS", "UTF8LMTPSA", "local", "BSMTP"};
+    for (const char* w : words)
+        if (p == w) return true;
+    return false;
+}
+
 }  // namespace
+
+std::string received_protocol(std::string_view protocol, std::string_view source, bool tls,
+                              bool auth) {
+    std::string p(protocol);
+    if (!known_protocol(p)) p = source == "esmtp" ? "ESMTP" : "local";
+    // RFC 3848: ESMTP + S for TLS, + A for AUTH; a caller that sent the base word for a
+    // TLS or authenticated session still gets the right one.
+    if (p == "ESMTP" || p == "UTF8SMTP" || p == "LMTP" || p == "UTF8LMTP") {
+        if (tls) p += 'S';
+        if (auth) p += 'A';
+    }
+    return p;
+}
 
 std::string format_received(const ReceivedInfo& info) {
     std::vector<std::vector<std::string>> groups;
@@ -51,6 +107,29 @@ std::string format_received(const ReceivedInfo& info) {
         std::string host = info.remote_host.empty() ? "unknown" : header_token(info.remote_host);
         std::string ip = info.remote_ip.empty() ? "" : " [" + header_token(info.remote_ip) + "]";
         groups.push_back({"from " + helo, "(" + host + ip + ")"});
+    } else if (!info.local_user.empty()) {
+        // Local submission: who ran sendmail, as the kernel told submit (not the caller).
+        std::string who = "(from " + comment_text(info.local_user);
+        if (info.local_uid >= 0) who += " uid " + std::to_string(info.local_uid);
+        groups.push_back({who + ")"});
+    }
+    // Courier's form: "(AUTH: user, TLS: TLSv1.3,256bits,cipher)".
+    std::string facts;
+    if (!info.auth.empty()) facts = "AUTH: " + comment_text(info.auth);
+    if (!info.tls.empty()) facts += (facts.empty() ? "" : ", ") + tls_comment(info.tls);
+    if (!facts.empty()) {
+        std::vector<std::string> words;
+        std::string word;
+        for (char c : "(" + facts + ")") {
+            if (c == ' ') {
+                words.push_back(std::move(word));
+                word.clear();
+            } else {
+                word.push_back(c);
+            }
+        }
+        words.push_back(std::move(word));
+        groups.push_back(std::move(words));
     }
     std::string protocol = info.protocol.empty() ? "ESMTP" : header_token(info.protocol);
     groups.push_back({"by " + header_token(info.me), "with " + protocol,

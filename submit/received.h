@@ -16,8 +16,19 @@ struct ReceivedInfo {
     std::string protocol;      // "with": ESMTP, ESMTPS, ESMTPA, local, ...
     std::string qid;           // "id"
     std::string for_rcpt;      // "for <...>" only when the message has one recipient
+    std::string tls;           // session "tls" fact: "<version> <cipher> <bits>", "" for none
+    std::string auth;          // authenticated user, "" unless receivedauth says to show it
+    std::string local_user;    // local submission: the submitting account ("" for none)
+    long local_uid = -1;       // and its uid
     std::time_t when = 0;
 };
+
+// The protocol word of the "with" clause (RFC 5321 4.4, RFC 3848): the session's
+// "protocol" fact when it is a registered WITH keyword, else ESMTP for SMTP sources
+// and "local" for local ones. The TLS (S) and AUTH (A) letters are added from the
+// session facts when the caller did not already send them.
+std::string received_protocol(std::string_view protocol, std::string_view source, bool tls,
+                              bool auth);
 
 // The whole header, folded at 78 columns, ending with LF (the queue stores LF).
 std::string format_received(const ReceivedInfo& info);

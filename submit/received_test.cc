@@ -73,3 +73,42 @@ TEST_CASE("Received: hostile values cannot add lines, long values fold") {
     }
     CHECK(count == 4);
 }
+
+TEST_CASE("Received: protocol word from the session facts (RFC 3848)") {
+    CHECK(received_protocol("ESMTP", "esmtp", false, false) == "ESMTP");
+    CHECK(received_protocol("ESMTP", "esmtp", true, false) == "ESMTPS");
+    CHECK(received_protocol("ESMTP", "esmtp", true, true) == "ESMTPSA");
+    CHECK(received_protocol("ESMTPSA", "esmtp", true, true) == "ESMTPSA");
+    CHECK(received_protocol("UTF8SMTP", "esmtp", false, true) == "UTF8SMTPA");
+    CHECK(received_protocol("SMTP", "esmtp", false, false) == "SMTP");
+    CHECK(received_protocol("", "esmtp", false, false) == "ESMTP");
+    CHECK(received_protocol("bogus\nX: y", "esmtp", false, false) == "ESMTP");
+    CHECK(received_protocol("", "local", false, false) == "local");
+}
+
+TEST_CASE("Received: TLS and AUTH comment, local submitter") {
+    ReceivedInfo ri;
+    ri.helo = "client.example.org";
+    ri.remote_ip = "192.0.2.7";
+    ri.me = "mx.example.com";
+    ri.protocol = "ESMTPSA";
+    ri.qid = "Q";
+    ri.tls = "TLSv1.3 TLS_AES_256_GCM_SHA384 256";
+    ri.auth = "alice@example.com";
+    ri.when = 0;
+    std::string h = format_received(ri);
+    CHECK(h.rfind("Received: from client.example.org (unknown [192.0.2.7])\n"
+                  "  (AUTH: alice@example.com, TLS: TLSv1.3,256bits,TLS_AES_256_GCM_SHA384)\n"
+                  "  by mx.example.com with ESMTPSA id Q;", 0) == 0);
+    ri.auth = "evil) (x";
+    ri.tls = "odd value";
+    CHECK(format_received(ri).find("(AUTH: evil? ?x, TLS: odd value)") != std::string::npos);
+
+    ReceivedInfo local;
+    local.me = "mx.example.com";
+    local.protocol = "local";
+    local.qid = "Q";
+    local.local_user = "alice";
+    local.local_uid = 1000;
+    CHECK(format_received(local).rfind("Received: (from alice uid 1000)\n  by mx.example.com with local id Q;", 0) == 0);
+}

@@ -2,7 +2,9 @@
 // (unknown user, relaying denied, bad syntax) as the SMTP client should see them.
 #include "submit/recipients.h"
 #include <pwd.h>
+#include <algorithm>
 #include "lib/address.h"
+#include "lib/paths.h"
 
 namespace submit {
 
@@ -12,6 +14,11 @@ VhostConfig VhostConfig::load(const ConfigDir& cfg, std::string_view vhost) {
     out.locals = cfg.locals(vhost);
     out.default_domain = lowercase_ascii(cfg.default_domain(vhost));
     out.lowercase_local = cfg.exists("locallowercase");
+    for (const auto& d : cfg.list("hosteddomains", vhost)) {
+        // "domain" or "alias<TAB>domain" (makehosteddomains' alias form): the first word.
+        std::string first = d.substr(0, d.find_first_of(" \t"));
+        if (!first.empty()) out.hosted.push_back(lowercase_ascii(first));
+    }
     return out;
 }
 
@@ -29,6 +36,15 @@ bool system_account_exists(const std::string& account) {
     return ::getpwnam(account.c_str()) != nullptr;
 }
 
+bool is_local_domain(std::string_view domain, const VhostConfig& cfg) {
+    return domain.empty() || domain_in_list(domain, cfg.locals);
+}
+
+bool is_hosted_domain(std::string_view domain, const VhostConfig& cfg) {
+    return !domain.empty() && std::find(cfg.hosted.begin(), cfg.hosted.end(), lowercase_ascii(domain)) !=
+                                  cfg.hosted.end();
+}
+
 RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,
                               bool relay_allowed, AccountExists account_exists) {
     RouteDecision d;
@@ -39,15 +55,27 @@ RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,
         return d;
     }
     QueueRecipient r;
-    if (mbox->domain.empty() || domain_in_list(mbox->domain, cfg.locals)) {
+    if (is_local_domain(mbox->domain, cfg)) {
         if (mbox->domain.empty()) mbox->domain = cfg.default_domain;
         if (cfg.lowercase_local) mbox->local = lowercase_ascii(mbox->local);
+        r.module = "local";
+        r.host = mbox->local;
         if (!account_exists(mbox->local)) {
+            if (lowercase_ascii(mbox->local) != "postmaster") {
+                d.reply = {550, "5.1.1 <" + mbox->str() + ">: unknown user"};
+                return d;
+            }
+            r.host = mail_user_name();
+        }
+    } else if (is_hosted_domain(mbox->domain, cfg)) {
+        // A hosted domain's mailboxes are named "user@domain" (courier(8), hosteddomains).
+        std::string account = lowercase_ascii(mbox->local) + "@" + mbox->domain;
+        if (!account_exists(account)) {
             d.reply = {550, "5.1.1 <" + mbox->str() + ">: unknown user"};
             return d;
         }
         r.module = "local";
-        r.host = mbox->local;
+        r.host = account;
     } else {
         if (!relay_allowed) {
             d.reply = {550, "5.7.1 Relaying denied"};

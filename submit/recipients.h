@@ -19,6 +19,9 @@ namespace submit {
 struct VhostConfig {
     std::string me;                    // ConfigDir::me(vhost), for Received:
     std::vector<std::string> locals;   // ConfigDir::locals(vhost)
+    // hosteddomains, read as a plain list of domains (makehosteddomains' database is
+    // issue 10's): user@domain there is the local mailbox named "user@domain".
+    std::vector<std::string> hosted;
     std::string default_domain;        // ConfigDir::default_domain(vhost)
     bool lowercase_local = false;      // the file locallowercase exists
     static VhostConfig load(const ConfigDir& cfg, std::string_view vhost);
@@ -43,8 +46,14 @@ struct RouteDecision {
     SubmitReply reply;                    // 250 2.1.5, or the refusal
 };
 
+// True for a domain whose mail is delivered here by local part alone ("" included).
+bool is_local_domain(std::string_view domain, const VhostConfig& cfg);
+bool is_hosted_domain(std::string_view domain, const VhostConfig& cfg);
+
 // Routes one decoded recipient address (a bare mailbox, as in the rcpt command).
 // relay_allowed: the source is not esmtp, or the esmtp session said "relay yes".
+// postmaster (RFC 5321 4.5.1) is always accepted: without an account of that name it
+// goes to the mail user's account (an alias for postmaster is the proper fix).
 RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,
                               bool relay_allowed, AccountExists account_exists);
 

@@ -35,7 +35,9 @@ bool valid_source(std::string_view source) {
 
 SubmitSession::SubmitSession(int in_fd, int out_fd, SubmitOptions opts)
     : opts_(std::move(opts)), in_(in_fd, opts_.max_line), out_fd_(out_fd), cfg_(opts_.config_dir),
-      vhosts_(cfg_), spool_(opts_.spool_dir),
+      vhosts_(cfg_),
+      aliases_(opts_.aliases_db.empty() ? cfg_.path("aliases.dat") : opts_.aliases_db),
+      spool_(opts_.spool_dir),
       body_(opts_.spool_dir + "/tmp", opts_.memory_limit, opts_.size_limit) {}
 
 int SubmitSession::run() {
@@ -76,7 +78,8 @@ int SubmitSession::run() {
 }
 
 void SubmitSession::on_session(const CommandLine& cmd) {
-    if (cmd.fields.empty()) return;
+    // A local user must not make its mail look as if it came from elsewhere.
+    if (cmd.fields.empty() || !opts_.trusted) return;
     std::string_view key = cmd.fields[0];
     auto value = xtext_decode(cmd.fields.size() > 1 ? cmd.fields[1] : "");
     if (!value) {
@@ -96,10 +99,22 @@ void SubmitSession::on_session(const CommandLine& cmd) {
     else if (key == "relay") facts_.relay = *value == "yes";
 }
 
+// The vhost of a message (courier(8), "Servers with multiple IP addresses"): the
+// authenticated user's domain when vhost.<domain> exists, else the receiving address
+// when vhost.<local-ip> exists, else none.
 std::string SubmitSession::vhost_for(const std::string& local_ip) {
-    if (!vhost_known_ || vhost_ip_ != local_ip) {
-        vhost_ip_ = local_ip;
-        vhost_key_ = plausible_ip(local_ip) && cfg_.exists("vhost." + local_ip) ? local_ip : "";
+    std::string domain;
+    if (size_t at = facts_.auth.rfind('@'); at != std::string::npos) {
+        domain = lowercase_ascii(facts_.auth.substr(at + 1));
+        if (!is_valid_domain(domain) || domain.front() == '[') domain.clear();
+    }
+    std::string lookup = domain + "\n" + local_ip;
+    if (!vhost_known_ || vhost_ip_ != lookup) {
+        vhost_ip_ = lookup;
+        if (!domain.empty() && cfg_.exists("vhost." + domain))
+            vhost_key_ = domain;
+        else
+            vhost_key_ = plausible_ip(local_ip) && cfg_.exists("vhost." + local_ip) ? local_ip : "";
         vhost_known_ = true;
     }
     return vhost_key_;
@@ -121,6 +136,10 @@ SubmitReply SubmitSession::on_mail(const CommandLine& cmd) {
         if (mbox->domain.empty()) mbox->domain = vc.default_domain;
         *sender = mbox->str();
     }
+    // nochangingfrom: a local user's mail always carries the user's own return address,
+    // also when the user talks to submit without sendmail.
+    if (!opts_.trusted && cfg_.exists("nochangingfrom") && !opts_.local_user.empty())
+        *sender = opts_.local_user + "@" + vc.default_domain;
     reset_message();
     have_mail_ = true;
     env_.sender = std::move(*sender);
@@ -153,25 +172,73 @@ SubmitReply SubmitSession::on_rcpt(const CommandLine& cmd) {
         log_refusal(*address, error);
         return error;
     }
+    // Hook for the backscatter blacklist (BOFHSUPPRESSBACKSCATTER, issue of the
+    // blacklist): a refused address is answered here, before routing.
+    const VhostConfig& vc = vhosts_.get(env_.vhost);
+    if (auto mbox = parse_mailbox(*address);
+        mbox && (is_local_domain(mbox->domain, vc) || is_hosted_domain(mbox->domain, vc))) {
+        auto key = alias_key(*address, [&](std::string_view d) { return is_local_domain(d, vc); });
+        if (auto targets = aliases_.lookup(key)) return add_alias(*address, *targets, *params);
+    }
     bool relay_allowed = opts_.source != "esmtp" || facts_.relay;
-    RouteDecision d = route_recipient(*address, vhosts_.get(env_.vhost), relay_allowed,
-                                      opts_.account_exists);
+    RouteDecision d = route_recipient(*address, vc, relay_allowed, opts_.account_exists);
     if (!d.rcpt) {
         log_refusal(*address, d.reply);
         return d.reply;
     }
-    // The same address twice is accepted once more but delivered once.
-    if (rcpt_seen_.count(d.rcpt->address)) return d.reply;
-    if (env_.rcpts.size() >= opts_.max_rcpts) {
-        SubmitReply r{452, "4.5.3 Too many recipients"};
-        log_refusal(*address, r);
-        return r;
+    SubmitReply refusal;
+    if (!add_rcpt(std::move(*d.rcpt), *params, &refusal)) {
+        log_refusal(*address, refusal);
+        return refusal;
     }
-    d.rcpt->notify = std::move(params->notify);
-    d.rcpt->orcpt = std::move(params->orcpt);
-    rcpt_seen_.insert(d.rcpt->address);
-    env_.rcpts.push_back(std::move(*d.rcpt));
     return d.reply;
+}
+
+// An alias: every target routed like a recipient of its own (relaying allowed, the
+// administrator wrote the list); accepted when at least one target is.
+SubmitReply SubmitSession::add_alias(const std::string& address,
+                                     const std::vector<std::string>& targets,
+                                     const RcptParams& params) {
+    const VhostConfig& vc = vhosts_.get(env_.vhost);
+    RcptParams p = params;
+    // RFC 3461 4.2: the original recipient survives the expansion for DSNs.
+    if (p.orcpt.empty()) p.orcpt = "rfc822;" + address;
+    size_t accepted = 0;
+    SubmitReply last{550, "5.1.1 <" + address + ">: alias without valid recipients"};
+    for (const auto& t : targets) {
+        RouteDecision d = route_recipient(t, vc, true, opts_.account_exists);
+        if (!d.rcpt) {
+            log_refusal(t, d.reply);
+            continue;
+        }
+        SubmitReply refusal;
+        if (add_rcpt(std::move(*d.rcpt), p, &refusal)) {
+            ++accepted;
+        } else {
+            log_refusal(t, refusal);
+            last = refusal;
+        }
+    }
+    if (accepted == 0) {
+        log_refusal(address, last);
+        return last;
+    }
+    log_info("alias rcpt=" + log_safe(address) + " targets=" + std::to_string(accepted));
+    return {250, "2.1.5 Ok"};
+}
+
+// Adds a routed recipient; the same address twice is accepted but delivered once.
+bool SubmitSession::add_rcpt(QueueRecipient r, const RcptParams& params, SubmitReply* refusal) {
+    if (rcpt_seen_.count(r.address)) return true;
+    if (env_.rcpts.size() >= opts_.max_rcpts) {
+        *refusal = {452, "4.5.3 Too many recipients"};
+        return false;
+    }
+    r.notify = params.notify;
+    r.orcpt = params.orcpt;
+    rcpt_seen_.insert(r.address);
+    env_.rcpts.push_back(std::move(r));
+    return true;
 }
 
 SubmitSession::DataEnd SubmitSession::read_data() {
@@ -227,6 +294,8 @@ SubmitReply SubmitSession::finish_message() {
         } else if (body_.too_big()) {
             r = {552, "5.3.4 Message too big"};
         } else {
+            // Hook for the global filters (enablefiltering, the filters issue): called
+            // here, with the message complete and nothing queued yet.
             r = queue_message();
         }
     }
@@ -252,8 +321,15 @@ SubmitReply SubmitSession::queue_message() {
     ri.remote_host = facts_.remote_host;
     ri.remote_ip = facts_.remote_ip;
     ri.me = vhosts_.get(env_.vhost).me;
-    ri.protocol = !facts_.protocol.empty() ? facts_.protocol
-                  : opts_.source == "esmtp" ? "ESMTP" : opts_.source;
+    ri.protocol = received_protocol(facts_.protocol, opts_.source, !facts_.tls.empty(),
+                                    !facts_.auth.empty());
+    ri.tls = facts_.tls;
+    // The authenticated user is private to many sites: shown only when asked for.
+    if (cfg_.exists("receivedauth")) ri.auth = facts_.auth;
+    if (opts_.source == "local" || opts_.source == "forward") {
+        ri.local_user = opts_.local_user;
+        ri.local_uid = opts_.local_uid;
+    }
     ri.qid = env_.id.text;
     if (env_.rcpts.size() == 1) ri.for_rcpt = env_.rcpts[0].address;
     ri.when = now;
@@ -266,7 +342,7 @@ SubmitReply SubmitSession::queue_message() {
     if (!body_.spilled()) head += body_.in_memory();
     Status st = write_all(file->fd(), head);
     if (st && body_.spilled()) st = body_.write_to(file->fd());
-    if (st) st = spool_.commit(*file);
+    if (st) st = spool_.commit(*file, initial_status(now));
     if (!st) {
         log_error("submit: id=" + env_.id.text + ": " + st.error().text);
         return {451, "4.3.0 Cannot write the queue file"};
@@ -277,6 +353,23 @@ SubmitReply SubmitSession::queue_message() {
              std::to_string(env_.data_size) + " client=" + log_safe(facts_.remote_ip) +
              " source=" + opts_.source);
     return {250, "2.0.0 Ok: queued as " + env_.id.text};
+}
+
+// submitdelay (courier(8)): the first delivery attempt waits that long, through a
+// "retry" record courierd honours like any other.
+std::string SubmitSession::initial_status(std::time_t now) {
+    if (!submit_delay_) {
+        auto text = cfg_.first_line("submitdelay");
+        auto v = text ? parse_interval(*text) : std::nullopt;
+        submit_delay_ = v && *v > 0 ? *v : 0;
+    }
+    if (*submit_delay_ <= 0) return "";
+    StatusRecord r;
+    r.kind = StatusRecord::Kind::retry;
+    r.when = now;
+    r.next = now + *submit_delay_;
+    r.attempts = 0;
+    return format_status(r);
 }
 
 void SubmitSession::reset_message() {

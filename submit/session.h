@@ -5,12 +5,15 @@
 // sendmail as any user); every line and value from it is bounded and checked here.
 #pragma once
 #include <cstdint>
+#include <ctime>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include "config/config.h"
 #include "lib/lineio.h"
 #include "lib/queue.h"
 #include "lib/submit_client.h"
+#include "submit/aliases.h"
 #include "submit/message_buffer.h"
 #include "submit/protocol.h"
 #include "submit/recipients.h"
@@ -28,6 +31,12 @@ struct SubmitOptions {
     size_t memory_limit = 512 * 1024;   // message bytes held in memory before spilling
     int read_timeout_ms = 60 * 60 * 1000;
     AccountExists account_exists = system_account_exists;
+    // A caller that is not root or the mail user (sendmail run by a local user through
+    // the set-uid submit): its session facts are ignored and its account is recorded.
+    bool trusted = true;
+    std::string local_user;             // account of the real uid, for local submissions
+    long local_uid = -1;
+    std::string aliases_db;             // default: <config>/aliases.dat
 };
 
 bool valid_source(std::string_view source);
@@ -50,11 +59,15 @@ private:
     void on_session(const CommandLine& cmd);
     SubmitReply on_mail(const CommandLine& cmd);
     SubmitReply on_rcpt(const CommandLine& cmd);
+    SubmitReply add_alias(const std::string& address, const std::vector<std::string>& targets,
+                          const RcptParams& params);
+    bool add_rcpt(QueueRecipient r, const RcptParams& params, SubmitReply* refusal);
     DataEnd read_data();
     DataEnd read_chunk(uint64_t n);
     SubmitReply finish_message();
     SubmitReply queue_message();
     std::string vhost_for(const std::string& local_ip);
+    std::string initial_status(std::time_t now);
     void reset_message();
     bool send(const SubmitReply& r);
     void log_refusal(std::string_view what, const SubmitReply& r);
@@ -64,11 +77,13 @@ private:
     int out_fd_;
     ConfigDir cfg_;
     VhostConfigCache vhosts_;
+    AliasTable aliases_;
     SpoolWriter spool_;
     MessageBuffer body_;
     Facts facts_;
     std::string vhost_ip_, vhost_key_;   // last vhost lookup, so it is made once per ip
     bool vhost_known_ = false;
+    std::optional<long> submit_delay_;   // seconds, read once
 
     // The message in progress.
     bool have_mail_ = false;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 #include <vector>
+#include "lib/bdb.h"
 #include "lib/fileio.h"
 #include "lib/queue.h"
 #include "submit/session.h"
@@ -234,4 +235,89 @@ TEST_CASE("submit: the recipient limit") {
     o.max_rcpts = 2;
     std::string out = sb.run("mail \nrcpt a@r.test\nrcpt b@r.test\nrcpt a@r.test\nrcpt c@r.test\n", o);
     CHECK(out == "250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.1.5 Ok\n250 2.1.5 Ok\n452 4.5.3 Too many recipients\n");
+}
+
+TEST_CASE("submit: aliases expand local recipients, ORCPT keeps the alias") {
+    Sandbox sb;
+    {
+        auto db = DbBuilder::create(sb.config + "/aliases.dat");
+        REQUIRE(db);
+        REQUIRE(db->put("staff", "alice\nbob@example.com\nx@remote.test\nnobody"));
+        REQUIRE(db->put("info@hosted.example", "bob"));
+        REQUIRE(db->put("ghosts", "nobody\nnoone"));
+        REQUIRE(db->commit());
+    }
+    sb.put("hosteddomains", "hosted.example\n");
+    std::string in = std::string(kSession) + "mail s@example.org\n" + "rcpt Staff@example.com\n" +
+                     "rcpt info@hosted.example NOTIFY=NEVER\n" + "rcpt ghosts\n" + "rcpt bob\n" +
+                     "rcpt other@hosted.example\n" + "data\n" + chunk("x\n") + "chunk 0\nquit\n";
+    std::string out = sb.run(in, sb.options());
+    CHECK(out.rfind("250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.1.5 Ok\n"
+                    "550 5.1.1 <ghosts>: alias without valid recipients\n"
+                    "250 2.1.5 Ok\n550 5.1.1 <other@hosted.example>: unknown user\n", 0) == 0);
+    auto files = sb.queue_files();
+    REQUIRE(files.size() == 1);
+    auto env = read_envelope(files[0], nullptr);
+    REQUIRE(env);
+    REQUIRE(env->rcpts.size() == 3);
+    CHECK(env->rcpts[0].address == "alice@example.com");
+    CHECK(env->rcpts[0].orcpt == "rfc822;Staff@example.com");
+    CHECK(env->rcpts[1].address == "bob@example.com");
+    CHECK(env->rcpts[2].address == "x@remote.test");
+    CHECK(env->rcpts[2].module == "esmtp");
+}
+
+TEST_CASE("submit: an untrusted caller's session facts are ignored; vhost by auth domain") {
+    // Two spools: both runs are this process, so their queue ids would be the same.
+    Sandbox sb, sb2;
+    for (const Sandbox* s : {&sb, &sb2}) {
+        s->put("vhost.auth.example", "");
+        s->put("me.auth.example", "auth-host.example\n");
+        s->put("vhost.192.0.2.1", "");
+    }
+    std::string in = std::string(kSession) + "session auth u@Auth.Example\n" + "mail s@example.org\n" +
+                     "rcpt alice\n" + "data\n" + chunk("x\n") + "chunk 0\nquit\n";
+    sb.run(in, sb.options());
+    SubmitOptions o = sb.options("local");
+    o.trusted = false;
+    o.local_user = "mallory";
+    o.local_uid = 1234;
+    o.spool_dir = sb2.spool;
+    o.config_dir = sb2.config;
+    sb2.put("nochangingfrom", "");
+    sb2.run(in, o);
+    CHECK(read_envelope(sb2.queue_files().at(0), nullptr)->sender == "mallory@example.com");
+    auto files = sb.queue_files();
+    for (const auto& f : sb2.queue_files()) files.push_back(f);
+    REQUIRE(files.size() == 2);
+    std::vector<std::string> vhosts, received;
+    for (const auto& f : files) {
+        size_t off = 0;
+        auto env = read_envelope(f, &off);
+        REQUIRE(env);
+        vhosts.push_back(env->vhost + "/" + env->remote_ip);
+        received.push_back(read_file(f, 1 << 20).value().substr(off, 120));
+    }
+    std::sort(vhosts.begin(), vhosts.end());
+    CHECK(vhosts == std::vector<std::string>{"/", "auth.example/192.0.2.7"});
+    std::sort(received.begin(), received.end());
+    CHECK(received[0].rfind("Received: (from mallory uid 1234)\n  by mx.example.com with local", 0) == 0);
+    CHECK(received[1].rfind("Received: from client.example.org (unknown [192.0.2.7])\n  by auth-host", 0) == 0);
+}
+
+TEST_CASE("submit: submitdelay writes a retry record before the queue file") {
+    Sandbox sb;
+    sb.put("submitdelay", "10m\n");
+    std::string in = std::string(kSession) + "mail s@example.org\nrcpt alice\ndata\n" + chunk("x\n") +
+                     "chunk 0\nquit\n";
+    sb.run(in, sb.options());
+    auto files = sb.queue_files();
+    REQUIRE(files.size() == 2);
+    std::sort(files.begin(), files.end());
+    auto log = parse_status_log(read_file(files[1], 4096).value());
+    REQUIRE(log.size() == 1);
+    CHECK(log[0].kind == StatusRecord::Kind::retry);
+    CHECK(log[0].next >= ::time(nullptr) + 590);
+    CHECK(log[0].next <= ::time(nullptr) + 600);
+    CHECK(log[0].attempts == 0);
 }

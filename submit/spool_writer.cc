@@ -48,6 +48,8 @@ void PendingQueueFile::discard() {
     // knows; it must go too, or the client's retry would be delivered twice.
     if (linked_) ::unlink(queue_path_.c_str());
     if (!tmp_path_.empty()) ::unlink(tmp_path_.c_str());
+    if (!status_path_.empty()) ::unlink(status_path_.c_str());
+    status_path_.clear();
     linked_ = false;
     tmp_path_.clear();
     committed_ = true;
@@ -88,8 +90,13 @@ Status SpoolWriter::link_into_bucket(PendingQueueFile& f) {
     return ok_status();
 }
 
-Status SpoolWriter::commit(PendingQueueFile& f) {
+Status SpoolWriter::commit(PendingQueueFile& f, std::string_view initial_status) {
     Status st = fsync_fd(f.fd(), f.tmp_path_);
+    if (st && !initial_status.empty()) {
+        st = ensure_dir(f.bucket_dir_, 0750);
+        if (st) st = write_file_durably(f.bucket_dir_, "S" + f.id_.text, initial_status, 0640);
+        if (st) f.status_path_ = f.bucket_dir_ + "/S" + f.id_.text;
+    }
     if (st) st = link_into_bucket(f);
     if (st) f.linked_ = true;
     // Another process may have created this bucket and not yet fsynced msgs/; the
@@ -104,6 +111,7 @@ Status SpoolWriter::commit(PendingQueueFile& f) {
         return st;
     }
     f.committed_ = true;
+    f.status_path_.clear();
     f.fd_.reset();
     // The message is queued; a stale T file would only be cleaned up by courierd.
     if (::unlink(f.tmp_path_.c_str()) != 0)

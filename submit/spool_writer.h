@@ -32,7 +32,7 @@ private:
     friend class SpoolWriter;
     QueueId id_;
     UniqueFd fd_;
-    std::string tmp_path_, bucket_dir_, queue_path_;
+    std::string tmp_path_, bucket_dir_, queue_path_, status_path_;
     bool linked_ = false;
     bool committed_ = true;   // nothing to clean up until begin() made the file
 };
@@ -46,7 +46,9 @@ public:
     Result<PendingQueueFile> begin(std::time_t now);
     // fsync, link into msgs/<bucket>/Q<qid> (creating the bucket), fsync the bucket,
     // unlink the tmp name. On failure the file is removed and the error says why.
-    Status commit(PendingQueueFile& file);
+    // initial_status: status log records (submitdelay's "retry") written durably to
+    // S<qid> before the queue file appears, so courierd never sees one without the other.
+    Status commit(PendingQueueFile& file, std::string_view initial_status = "");
     // "new <bucket>/Q<qid>" on the trigger FIFO. Never blocks; a missing reader, a
     // missing FIFO or a full one are normal (courierd rescans the queue).
     void notify(const QueueId& id) const;

@@ -1,9 +1,17 @@
 // submit: the only writer of the mail queue. Reads the submit protocol on stdin,
 // replies on stdout (doc/architecture.md, "The submit protocol", "Crash safety of
 // submit"). Usage: submit <esmtp|local|dsn|forward>
-// SECURITY: runs as its caller (the mail user for SMTP) and changes no ids; trusts
-// nothing it reads; files it creates are 0640, folders 0750.
+// SECURITY: installed set-uid to the mail user, so that any local user's sendmail can
+// queue mail without being able to read or change the queue. The real uid decides the
+// trust: root and the mail user may use every source and session fact; anyone else
+// only "local" and "forward", its session facts are ignored and its account is named
+// in the Received: header. Started by root without the set-uid bit, it switches to the
+// mail user first (queue files belong to the mail user). Trusts nothing it reads;
+// files it creates are 0640, folders 0750.
+#include <pwd.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sysexits.h>
 #include <csignal>
 #include <cstdio>
@@ -13,6 +21,7 @@
 #include "config/config.h"
 #include "lib/log.h"
 #include "lib/paths.h"
+#include "lib/process.h"
 #include "submit/session.h"
 
 namespace {
@@ -21,7 +30,8 @@ namespace {
 // (courier(8), sizelimit).
 uint64_t size_limit(const ConfigDir& cfg) {
     std::string text;
-    if (const char* env = std::getenv("SIZELIMIT"); env && *env) text = env;
+    // secure_getenv: a local user running the set-uid submit cannot lift the limit.
+    if (const char* env = ::secure_getenv("SIZELIMIT"); env && *env) text = env;
     else if (auto line = cfg.first_line("sizelimit")) text = *line;
     if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
         text.size() > 18)
@@ -29,13 +39,55 @@ uint64_t size_limit(const ConfigDir& cfg) {
     return std::strtoull(text.c_str(), nullptr, 10);
 }
 
+// A folder owned by root or `owner` that nobody else may write to.
+bool safe_dir(const std::string& path, uid_t owner) {
+    struct stat st{};
+    return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+           (st.st_uid == 0 || st.st_uid == owner) && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+// The set-uid submit ignores COURIER_ROOT (paths() reads it with secure_getenv) except
+// for an instance that only root or the mail user can have made: the root folder and
+// its etc/ owned by root or the mail user and writable by nobody else, and its spool/
+// owned by the mail user. That lets test instances exercise the set-uid path; a user
+// cannot point submit at a configuration or spool of their own making.
+Paths paths_for_setid(uid_t mail_uid) {
+    const char* root = std::getenv("COURIER_ROOT");
+    if (!root || root[0] != '/') return paths();
+    std::string r = root;
+    struct stat st{};
+    if (safe_dir(r, mail_uid) && safe_dir(r + "/etc", mail_uid) &&
+        ::lstat((r + "/spool").c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == mail_uid &&
+        (st.st_mode & (S_IWGRP | S_IWOTH)) == 0)
+        return paths_under_root(r);
+    return paths();
+}
+
 int serve(const std::string& source) {
-    const Paths& p = paths();
+    uid_t ruid = ::getuid();
+    uid_t mail_uid = static_cast<uid_t>(-1);
+    gid_t mail_gid = static_cast<gid_t>(-1);
+    bool have_mail_user = lookup_mail_user(&mail_uid, &mail_gid).ok();
+    bool trusted = ruid == 0 || (have_mail_user && ruid == mail_uid);
+    if (!trusted && source != "local" && source != "forward") {
+        log_error("submit: uid " + std::to_string(ruid) + " may not submit " + source + " mail");
+        std::fputs("submit: permission denied\n", stderr);
+        return EX_NOPERM;
+    }
+    bool setid = ::getauxval(AT_SECURE) != 0;
+    Paths p = setid && have_mail_user ? paths_for_setid(mail_uid) : paths();
+    if (::geteuid() == 0 && have_mail_user) {
+        if (auto st = drop_to_mail_user(); !st) log_fatal("submit: " + st.error().text, EX_OSERR);
+    }
     submit::SubmitOptions opts;
     opts.source = source;
     opts.spool_dir = p.spool;
     opts.config_dir = p.config;
     opts.size_limit = size_limit(ConfigDir(p.config));
+    opts.trusted = trusted;
+    if (const struct passwd* pw = ::getpwuid(ruid)) opts.local_user = pw->pw_name;
+    else opts.local_user = "uid" + std::to_string(ruid);
+    opts.local_uid = static_cast<long>(ruid);
     submit::SubmitSession session(0, 1, std::move(opts));
     return session.run();
 }
