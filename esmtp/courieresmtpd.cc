@@ -1,19 +1,28 @@
 // courieresmtpd: the ESMTP server of one connection, started by couriertcpd with the
 // socket on stdin/stdout. Each message goes to the queue through one submit process.
+// With ESMTP_IMPLICIT_TLS=1 (esmtpd-ssl, port 465, RFC 8314) TLS starts with the first
+// byte; otherwise STARTTLS is offered when a certificate is configured.
 // SECURITY: runs as the mail user (couriertcpd has already dropped privileges; when
 // started as root anyway it drops to the mail user first). Everything read from the
-// socket is untrusted; submit alone decides which recipients are accepted.
+// socket is untrusted; submit alone decides which recipients are accepted. The TLS
+// key and the userdb are opened after the privilege drop, so they must be readable by
+// the mail user (and by nobody else).
 #include <csignal>
+#include <memory>
 #include <sysexits.h>
 #include <unistd.h>
 #include "config/config.h"
+#include "esmtp/auth_pam.h"
+#include "esmtp/auth_userdb.h"
 #include "esmtp/smtp_server.h"
 #include "esmtp/smtpd_config.h"
+#include "lib/fileio.h"
 #include "lib/lineio.h"
 #include "lib/log.h"
 #include "lib/paths.h"
 #include "lib/process.h"
 #include "lib/submit_client.h"
+#include "lib/tls.h"
 
 namespace {
 // The program's MessageSink: one submit process per connection, started by
@@ -32,6 +41,45 @@ public:
 private:
     SubmitClient client_;
 };
+
+// The connection: plain until a TLS handshake, then everything goes through TLS.
+struct Connection {
+    LineReader in{STDIN_FILENO, kMaxAuthLine - 1};   // the limit excludes the LF
+    std::optional<TlsContext> tls_ctx;
+    std::optional<TlsConnection> tls;
+    int write_timeout_ms = 300000;
+
+    bool write(std::string_view bytes) {
+        if (tls) return tls->write_all(bytes, write_timeout_ms);
+        return write_to_client(STDOUT_FILENO, bytes, write_timeout_ms);
+    }
+
+    std::optional<TlsInfo> start_tls() {
+        if (!tls_ctx) return std::nullopt;
+        auto conn = TlsConnection::accept(*tls_ctx, STDIN_FILENO, write_timeout_ms);
+        if (!conn) {
+            log_warning("tls status=failed client=" + log_safe(process_env("TCPREMOTEIP").value_or("")) +
+                        " error=" + log_safe(conn.error().text));
+            return std::nullopt;
+        }
+        tls.emplace(std::move(*conn));
+        in.discard_buffered();
+        in.set_reader(&TlsConnection::line_reader_fn, &*tls);
+        TlsInfo info = tls->info();
+        log_info("tls status=ok client=" + log_safe(process_env("TCPREMOTEIP").value_or("")) + " version=" +
+                 info.version + " cipher=" + info.cipher);
+        return info;
+    }
+};
+
+std::unique_ptr<esmtp::AuthBackend> make_auth_backend(const ServerSettings& s) {
+    if (s.auth_backend == "pam") return std::make_unique<esmtp::PamBackend>(s.pam_service);
+    if (s.auth_backend == "userdb") {
+        if (!path_exists(s.userdb_path)) return nullptr;   // no accounts: AUTH not offered
+        return std::make_unique<esmtp::UserDbBackend>(s.userdb_path);
+    }
+    return nullptr;
+}
 }  // namespace
 
 int main() {
@@ -45,15 +93,43 @@ int main() {
     }
     ConfigDir config(paths().config);
     SessionConfig cfg = load_session_config(config, process_env);
-    const int timeout_ms = idle_timeout_ms(process_env);
+    ServerSettings server = load_server_settings(config, process_env);
+
+    Connection conn;
+    conn.write_timeout_ms = cfg.command_timeout_ms;
+    if (!server.tls.cert_file.empty()) {
+        auto ctx = TlsContext::server(server.tls);
+        if (ctx) conn.tls_ctx.emplace(std::move(*ctx));
+        else log_warning("STARTTLS disabled: " + log_safe(ctx.error().text));
+    }
+    if (server.implicit_tls && !conn.tls_ctx) {
+        log_fatal("ESMTP_IMPLICIT_TLS is set but no usable certificate (TLS_CERTFILE)", EX_CONFIG);
+    }
+    cfg.tls_available = conn.tls_ctx.has_value();
+    auto backend = make_auth_backend(server);
 
     SubmitSink sink;
     SmtpSession session(std::move(cfg), sink);
-    LineReader in(STDIN_FILENO, kMaxCommandLine - 1);   // the limit excludes the LF
-    run_smtp_session(session, in,
-                     [timeout_ms](std::string_view bytes) {
-                         return write_to_client(STDOUT_FILENO, bytes, timeout_ms);
-                     },
-                     timeout_ms);
+    session.set_auth_backend(backend.get());
+
+    SmtpIo io;
+    io.in = &conn.in;
+    io.write = [&conn](std::string_view b) { return conn.write(b); };
+    io.start_tls = [&conn]() { return conn.start_tls(); };
+    io.input_pending = [&conn]() { return conn.tls && conn.tls->has_pending(); };
+    io.read_timed_out = [&conn]() { return conn.tls && conn.tls->timed_out(); };
+    io.reader_waits = [&conn]() { return conn.tls.has_value(); };
+    io.set_read_timeout = [&conn](int ms) {
+        if (conn.tls) conn.tls->set_read_timeout(ms);
+    };
+    io.session_limit_ms = server.session_limit_s * 1000;
+    if (server.implicit_tls) {
+        // RFC 8314 3.3: no greeting until the handshake is done; a failed one ends it.
+        auto info = conn.start_tls();
+        if (!info) return EX_OK;
+        session.on_tls_started(*info);
+    }
+    run_smtp_session(session, io);
+    if (conn.tls) conn.tls->shutdown(1000);
     return EX_OK;
 }

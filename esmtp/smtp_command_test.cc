@@ -57,17 +57,51 @@ TEST_CASE("check_mail_params: SIZE and BODY") {
     CHECK(reply.rfind("501 5.5.4 ", 0) == 0);
     CHECK_FALSE(check_mail_params("SIZE=1 SIZE=2", 1000, &reply));
     CHECK(reply.rfind("501 5.5.4 ", 0) == 0);
-    CHECK_FALSE(check_mail_params("SMTPUTF8", 1000, &reply));
+    CHECK_FALSE(check_mail_params("XFOO", 1000, &reply));
     CHECK(reply.rfind("555 5.5.4 ", 0) == 0);
     CHECK_FALSE(check_mail_params("a b=", 1000, &reply));
     CHECK(reply.rfind("501 5.5.4 ", 0) == 0);
 }
 
-TEST_CASE("check_rcpt_params: none offered yet") {
+TEST_CASE("check_mail_params: DSN, SMTPUTF8 and AUTH parameters") {
     std::string reply;
-    CHECK(check_rcpt_params("", &reply));
-    CHECK_FALSE(check_rcpt_params("NOTIFY=NEVER", &reply));
+    auto p = check_mail_params("RET=hdrs ENVID=abc+2Bd SMTPUTF8 AUTH=<>", 1000, &reply);
+    REQUIRE(p);
+    CHECK(p->ret == "HDRS");
+    CHECK(p->envid == "abc+2Bd");
+    CHECK(p->smtputf8);
+    CHECK(submit_mail_params(*p) == "RET=HDRS ENVID=abc+2Bd SMTPUTF8=1");
+    for (const char* bad : {"RET=ALL", "RET", "ENVID=a+zz", "ENVID=a+2", "SMTPUTF8=yes",
+                            "AUTH=", "ENVID=" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789x"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(check_mail_params(bad, 1000, &reply));
+        CHECK(reply.rfind("501 5.5.4 ", 0) == 0);
+    }
+}
+
+TEST_CASE("check_rcpt_params: NOTIFY and ORCPT (RFC 3461)") {
+    std::string reply;
+    auto p = check_rcpt_params("", &reply);
+    REQUIRE(p);
+    CHECK(submit_rcpt_params(*p) == "");
+    p = check_rcpt_params("notify=success,delay ORCPT=rfc822;u+2Bx@example.com", &reply);
+    REQUIRE(p);
+    CHECK(submit_rcpt_params(*p) == "NOTIFY=SUCCESS,DELAY ORCPT=rfc822;u+2Bx@example.com");
+    CHECK(check_rcpt_params("NOTIFY=NEVER", &reply));
+    for (const char* bad : {"NOTIFY=NEVER,SUCCESS", "NOTIFY=", "NOTIFY=SUCCESS,SUCCESS", "NOTIFY=SOMETIMES",
+                            "ORCPT=nosemicolon", "ORCPT=;x", "ORCPT=rfc822;", "ORCPT=rfc822;a+zz"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(check_rcpt_params(bad, &reply));
+        CHECK(reply.rfind("501 5.5.4 ", 0) == 0);
+    }
+    CHECK_FALSE(check_rcpt_params("XFOO=1", &reply));
     CHECK(reply.rfind("555 5.5.4 ", 0) == 0);
     CHECK_FALSE(check_rcpt_params("=", &reply));
     CHECK(reply.rfind("501 5.5.4 ", 0) == 0);
+}
+
+TEST_CASE("max_line_for: RFC 5321 4.5.3.1.4 raised by extensions") {
+    CHECK(max_line_for("NOOP") == 512);
+    CHECK(max_line_for("MAIL") == 2048);
+    CHECK(max_line_for("AUTH") == 12288);
 }

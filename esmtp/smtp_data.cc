@@ -29,7 +29,7 @@ void DataReceiver::byte(char c) {
         at_line_start_ = false;
         // RFC 5321 4.5.2: a leading dot is removed; a dot alone may be the end marker.
         // Only a line that began after CRLF counts, so "<LF>." is never special.
-        if (after_crlf_ && c == '.') {
+        if (!raw_ && after_crlf_ && c == '.') {
             leading_dot_ = true;
             return;
         }
@@ -76,4 +76,14 @@ DataReceiver::Verdict DataReceiver::verdict() const {
     if (long_line_) return Verdict::long_line;
     if (too_big_) return Verdict::too_big;
     return Verdict::ok;
+}
+
+void DataReceiver::end_chunks() {
+    if (pending_cr_) {   // a CR as the very last byte has no LF after it
+        pending_cr_ = false;
+        bare_ = true;
+        text('\r');
+    }
+    // A last line without its CRLF is left as it is (RFC 3030 does not require one).
+    done_ = true;
 }

@@ -29,6 +29,14 @@ public:
     static constexpr size_t kMaxTextLine = 998;
 
     explicit DataReceiver(uint64_t size_limit) : size_limit_(size_limit) {}
+    // BDAT (RFC 3030): the same content checks over raw chunks, without dot-stuffing
+    // or end marker; end_chunks() marks the end of the LAST chunk.
+    static DataReceiver raw(uint64_t size_limit) {
+        DataReceiver d(size_limit);
+        d.raw_ = true;
+        return d;
+    }
+    void end_chunks();
 
     // Consumes bytes of the DATA stream. Returns how many were used: all of them, or
     // fewer when the end marker was reached (the rest belongs to the next command).
@@ -59,5 +67,6 @@ private:
     bool at_line_start_ = true;
     bool pending_cr_ = false;   // last byte was CR; decided by the byte after it
     bool done_ = false;
+    bool raw_ = false;
     bool bare_ = false, nul_ = false, long_line_ = false, too_big_ = false;
 };

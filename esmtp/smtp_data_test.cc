@@ -98,3 +98,28 @@ TEST_CASE("the worst problem decides the verdict") {
     std::string text = std::string(1200, 'x') + "\n" + std::string(1, '\0') + "\r\n.\r\n";
     CHECK(feed_all(text, 10).verdict == V::bare_line_end);
 }
+
+TEST_CASE("DataReceiver::raw: BDAT chunks keep dots and apply the same checks") {
+    DataReceiver d = DataReceiver::raw(1000);
+    CHECK(d.feed("Subject: x\r\n\r\n.\r\n..dots\r\n") == 25);
+    CHECK_FALSE(d.done());
+    d.end_chunks();
+    CHECK(d.done());
+    CHECK(d.verdict() == DataReceiver::Verdict::ok);
+    CHECK(d.take_pending() == "Subject: x\r\n\r\n.\r\n..dots\r\n");
+
+    DataReceiver bare = DataReceiver::raw(1000);
+    bare.feed("a\nb\r\n");
+    bare.end_chunks();
+    CHECK(bare.verdict() == DataReceiver::Verdict::bare_line_end);
+
+    DataReceiver last_cr = DataReceiver::raw(1000);
+    last_cr.feed("a\r");
+    last_cr.end_chunks();
+    CHECK(last_cr.verdict() == DataReceiver::Verdict::bare_line_end);
+
+    DataReceiver big = DataReceiver::raw(5);
+    big.feed("123456");
+    big.end_chunks();
+    CHECK(big.verdict() == DataReceiver::Verdict::too_big);
+}

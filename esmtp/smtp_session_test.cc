@@ -2,6 +2,7 @@
 // server, the recipient replies passed through, and what reaches (or never reaches)
 // the queue.
 #include <doctest/doctest.h>
+#include <algorithm>
 #include <map>
 #include <vector>
 #include "esmtp/smtp_session.h"
@@ -21,8 +22,8 @@ struct FakeSink : MessageSink {
         if (s == "blocked@example.net") return {550, "5.7.1 Sender refused"};
         return {250, "2.1.0 Ok"};
     }
-    SubmitReply rcpt(std::string_view a, std::string_view) override {
-        calls.push_back("rcpt " + std::string(a));
+    SubmitReply rcpt(std::string_view a, std::string_view p) override {
+        calls.push_back("rcpt " + std::string(a) + (p.empty() ? "" : " " + std::string(p)));
         if (a.find("@remote.example") != std::string_view::npos) return {550, "5.7.1 Relaying denied"};
         if (a.rfind("nobody@", 0) == 0) return {550, "5.1.1 No such user here"};
         return {250, "2.1.5 Ok"};
@@ -68,6 +69,12 @@ std::string talk(SmtpSession& s, std::string_view input) {
             pos += s.on_data(input.substr(pos));
             continue;
         }
+        if (s.mode() == SmtpSession::Mode::bdat) {
+            size_t n = static_cast<size_t>(std::min<uint64_t>(s.bdat_remaining(), input.size() - pos));
+            s.on_bdat(input.substr(pos, n));
+            pos += n;
+            continue;
+        }
         size_t nl = input.find('\n', pos);
         if (nl == std::string_view::npos) break;
         s.on_command(input.substr(pos, nl - pos));
@@ -80,8 +87,10 @@ struct Fixture {
     FakeSink sink;
     SmtpSession s{test_config(), sink};
     std::vector<std::string> logs;
+    std::vector<int> pauses;
     Fixture() {
         s.log = [this](const std::string& l) { logs.push_back(l); };
+        s.pause = [this](int ms) { pauses.push_back(ms); };
         s.start();
         s.take_output();
     }
@@ -113,7 +122,7 @@ TEST_CASE("EHLO lists the extensions; HELO is plain SMTP") {
     Fixture t;
     CHECK(t("EHLO client.example\r\n") ==
           "250-mx.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 100000\r\n"
-          "250 ENHANCEDSTATUSCODES\r\n");
+          "250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n");
     CHECK(t.sink.session["helo"] == "client.example");
     CHECK(t.sink.session["protocol"] == "ESMTP");
     CHECK(t.sink.session["relay"] == "no");
@@ -189,7 +198,7 @@ TEST_CASE("unknown commands, bad sequence and syntax errors") {
     CHECK(starts(t("RCPT TO:<a b@example.com>\r\n"), "501 5.1.3 "));
     CHECK(starts(t("RCPT TO:b@example.com\r\n"), "501 5.1.3 "));
     CHECK(starts(t("RCPT FROM:<b@example.com>\r\n"), "501 5.5.4 "));
-    CHECK(starts(t("RCPT TO:<b@example.com> NOTIFY=NEVER\r\n"), "555 5.5.4 "));
+    CHECK(starts(t("RCPT TO:<b@example.com> XFOO=1\r\n"), "555 5.5.4 "));
     CHECK(t("RCPT TO:<nobody@example.com>\r\n") == "550 5.1.1 No such user here\r\n");
     CHECK(starts(t("DATA\r\n"), "503 5.5.1 "));                    // none accepted
     CHECK(starts(t("DATA x\r\n"), "501 5.5.4 "));
@@ -322,4 +331,251 @@ TEST_CASE("EHLO resets a transaction") {
     t("EHLO again\r\n");
     CHECK(t.sink.called("reset"));
     CHECK(starts(t("RCPT TO:<b@example.com>\r\n"), "503 5.5.1 "));
+}
+
+// ---- issue 3: extensions, TLS, AUTH -------------------------------------------------
+
+namespace {
+struct FakeAuth : esmtp::AuthBackend {
+    Verdict check_password(const std::string& u, const std::string& p) override {
+        if (u == "down") return Verdict::temporary_failure;
+        return u == "alice" && p == "pw" ? Verdict::ok : Verdict::bad;
+    }
+    std::optional<std::string> cram_secret(const std::string& u) override {
+        if (u == "alice") return std::string("tanstaaftanstaaf");
+        return std::nullopt;
+    }
+    bool supports_cram() const override { return true; }
+};
+
+struct AuthFixture : Fixture {
+    FakeAuth auth;
+    explicit AuthFixture(bool tls = true, bool required = false) {
+        SessionConfig c = test_config();
+        c.tls_available = true;
+        c.auth_tls = {"PLAIN", "LOGIN", "CRAM-MD5"};
+        c.auth_required = required;
+        c.auth_fail_delay_ms = 10;
+        s.~SmtpSession();
+        new (&s) SmtpSession(c, sink);
+        s.log = [this](const std::string& l) { logs.push_back(l); };
+        s.pause = [this](int ms) { pauses.push_back(ms); };
+        s.set_auth_backend(&auth);
+        if (tls) s.on_tls_started(TlsInfo{"TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, false, false, "", ""});
+        s.start();
+        s.take_output();
+    }
+};
+}  // namespace
+
+TEST_CASE("RCPT: bare postmaster goes to postmaster@me; user@[our-ip] gets defaultdomain") {
+    Fixture t;
+    t("EHLO c\r\nMAIL FROM:<a@example.org>\r\n");
+    CHECK(t("RCPT TO:<Postmaster>\r\n") == "250 2.1.5 Ok\r\n");
+    CHECK(t.sink.called("rcpt postmaster@mx.example.com"));
+    t("RCPT TO:<joe@[192.0.2.1]>\r\n");
+    // defaultdomain was not set in test_config: the empty value is never used silently.
+    SessionConfig c = test_config();
+    c.default_domain = "example.com";
+    FakeSink sink;
+    SmtpSession s(c, sink);
+    s.start();
+    talk(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<joe@[192.0.2.1]>\r\nRCPT TO:<joe@[192.0.2.9]>\r\n");
+    CHECK(sink.called("rcpt joe@example.com"));
+    CHECK(sink.called("rcpt joe@[192.0.2.9]"));
+}
+
+TEST_CASE("DSN and SMTPUTF8 parameters reach submit") {
+    Fixture t;
+    t("EHLO c\r\n");
+    CHECK(t("MAIL FROM:<a@example.org> RET=HDRS ENVID=QQ+2B1 SMTPUTF8\r\n") == "250 2.1.0 Ok\r\n");
+    CHECK(t.sink.called("mail a@example.org RET=HDRS ENVID=QQ+2B1 SMTPUTF8=1"));
+    CHECK(t.sink.session["protocol"] == "UTF8SMTP");
+    CHECK(t("RCPT TO:<b@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.com\r\n") == "250 2.1.5 Ok\r\n");
+    CHECK(t.sink.called("rcpt b@example.com NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.com"));
+    CHECK(starts(t("RCPT TO:<c@example.com> NOTIFY=NEVER,DELAY\r\n"), "501 5.5.4 "));
+    // UTF-8 local part and an IDN domain, normalised to its A-label.
+    CHECK(t("RCPT TO:<j\xc3\xb6rg@b\xc3\xbc" "cher.example>\r\n") == "250 2.1.5 Ok\r\n");
+    CHECK(t.sink.called("rcpt j\xc3\xb6rg@xn--bcher-kva.example"));
+    CHECK(starts(t("RCPT TO:<x@\xff.example>\r\n"), "553 5.1.2 "));
+}
+
+TEST_CASE("SMTPUTF8: non-ASCII addresses need the MAIL parameter") {
+    Fixture t;
+    t("EHLO c\r\n");
+    CHECK(starts(t("MAIL FROM:<j\xc3\xb6rg@example.org>\r\n"), "553 5.6.7 "));
+    t("MAIL FROM:<a@example.org>\r\n");
+    CHECK(starts(t("RCPT TO:<j\xc3\xb6rg@example.com>\r\n"), "553 5.6.7 "));
+}
+
+TEST_CASE("line limits per command (RFC 5321 4.5.3.1.4, RFC 3461, RFC 4954) and NUL") {
+    Fixture t;
+    t("EHLO c\r\n");
+    CHECK(t("NOOP " + std::string(600, 'a') + "\r\n") == "500 5.5.2 Line too long\r\n");
+    CHECK(t("MAIL FROM:<a@example.org> ENVID=" + std::string(90, 'e') + " RET=FULL" + std::string(450, ' ') + "\r\n") ==
+          "250 2.1.0 Ok\r\n");
+    CHECK(t("RCPT TO:<b@example.com>" + std::string(2100, ' ') + "\r\n") == "500 5.5.2 Line too long\r\n");
+    CHECK(t(std::string("NOOP a\0b\r\n", 10)) == "500 5.5.2 NUL byte in command\r\n");
+}
+
+TEST_CASE("errors past the third wait longer each time, then 421") {
+    Fixture t;
+    for (int i = 0; i < 6; ++i) t("FOO\r\n");
+    CHECK(t.pauses == std::vector<int>{1000, 2000, 3000});
+    for (int i = 0; i < 13; ++i) t("FOO\r\n");
+    CHECK_FALSE(t.s.closed());
+    CHECK(t("FOO\r\n").find("421 4.7.0 ") != std::string::npos);
+    CHECK(t.s.closed());
+    CHECK(t.pauses.back() == 10000);   // capped
+}
+
+TEST_CASE("BDAT: chunks, LAST, and errors that keep the stream in sync") {
+    Fixture t;
+    t.ready();
+    CHECK(t("BDAT 12\r\nSubject: x\r\n") == "250 2.0.0 12 octets received\r\n");
+    CHECK(starts(t("DATA\r\n"), "503 5.5.1 "));
+    CHECK(t("BDAT 8 LAST\r\n\r\n.body\n") == "550 5.5.2 Message refused: bare CR or LF in the message (lines must end with CRLF)\r\n");
+    CHECK_FALSE(t.sink.called("finish"));
+    t.ready();
+    t.sink.data.clear();
+    CHECK(t("BDAT 17\r\nSubject: x\r\n\r\n.\r\n") == "250 2.0.0 17 octets received\r\n");
+    CHECK(t("BDAT 0 LAST\r\n") == "250 2.0.0 Ok: queued as 6500AB12.00001234.0001\r\n");
+    CHECK(t.sink.data == "Subject: x\r\n\r\n.\r\n");   // no dot-unstuffing in BDAT
+    // Without a transaction the chunk is read and dropped.
+    CHECK(starts(t("BDAT 5\r\nNOOP\n"), "503 5.5.1 "));
+    CHECK(t("NOOP\r\n") == "250 2.0.0 Ok\r\n");
+    CHECK(starts(t("BDAT x\r\n"), "501 5.5.4 "));
+    CHECK(t.s.closed());
+}
+
+TEST_CASE("BDAT: SIZE is checked over the chunks") {
+    Fixture t;
+    t.ready();
+    std::string big(60000, 'a');
+    big += "\r\n";
+    std::string out = t("BDAT " + std::to_string(big.size()) + "\r\n" + big);
+    CHECK(starts(out, "552 5.5.2 "));   // a line over 1000 octets
+    CHECK(t.sink.called("reset"));
+}
+
+TEST_CASE("STARTTLS: offered, then the session starts over") {
+    FakeSink sink;
+    SessionConfig c = test_config();
+    c.tls_available = true;
+    SmtpSession s(c, sink);
+    s.start();
+    s.take_output();
+    CHECK(talk(s, "EHLO c\r\n").find("STARTTLS\r\n") != std::string::npos);
+    talk(s, "MAIL FROM:<a@example.org>\r\n");
+    CHECK(starts(talk(s, "STARTTLS now\r\n"), "501 5.5.4 "));
+    CHECK(talk(s, "STARTTLS\r\n") == "220 2.0.0 Ready to start TLS\r\n");
+    CHECK(s.starttls_requested());
+    CHECK(sink.called("reset"));
+    s.on_tls_started(TlsInfo{"TLSv1.3", "TLS_AES_128_GCM_SHA256", 128, false, false, "", ""});
+    CHECK(sink.session["tls"] == "TLSv1.3 TLS_AES_128_GCM_SHA256 128");
+    CHECK(starts(talk(s, "MAIL FROM:<a@example.org>\r\n"), "503 5.5.1 "));   // EHLO again first
+    std::string ehlo = talk(s, "EHLO c\r\n");
+    CHECK(ehlo.find("STARTTLS") == std::string::npos);
+    CHECK(sink.session["protocol"] == "ESMTPS");
+    CHECK(starts(talk(s, "STARTTLS\r\n"), "503 5.5.1 "));
+    s.on_tls_failed();
+    CHECK(s.closed());
+
+    Fixture plain;   // no certificate
+    plain("EHLO c\r\n");
+    CHECK(starts(plain("STARTTLS\r\n"), "454 4.7.0 "));
+}
+
+TEST_CASE("AUTH is not offered in the clear unless ESMTPAUTH says so") {
+    AuthFixture t(false);
+    std::string ehlo = t("EHLO c\r\n");
+    CHECK(ehlo.find("AUTH") == std::string::npos);
+    CHECK(starts(t("AUTH PLAIN AGFsaWNlAHB3\r\n"), "538 5.7.11 "));
+    AuthFixture tls;
+    CHECK(tls("EHLO c\r\n").find("250 AUTH PLAIN LOGIN CRAM-MD5\r\n") != std::string::npos);
+}
+
+TEST_CASE("AUTH PLAIN with an initial response, and with a 334 challenge") {
+    AuthFixture t;
+    t("EHLO c\r\n");
+    CHECK(t("AUTH PLAIN " + esmtp::base64_encode(std::string("\0alice\0pw", 9)) + "\r\n") ==
+          "235 2.7.0 Authentication successful\r\n");
+    CHECK(t.s.authenticated_user() == "alice");
+    CHECK(t.sink.session["auth"] == "alice");
+    CHECK(t.sink.session["relay"] == "yes");
+    CHECK(t.sink.session["protocol"] == "ESMTPSA");
+    CHECK(starts(t("AUTH PLAIN\r\n"), "503 5.5.1 "));
+    AuthFixture u;
+    u("EHLO c\r\n");
+    CHECK(u("AUTH plain\r\n") == "334 \r\n");
+    CHECK(u(esmtp::base64_encode(std::string("\0alice\0wrong", 12)) + "\r\n") ==
+          "535 5.7.8 Authentication credentials invalid\r\n");
+    CHECK(u.pauses == std::vector<int>{10});
+    CHECK(u.s.authenticated_user().empty());
+    CHECK(u("AUTH PLAIN\r\n") == "334 \r\n");
+    CHECK(u("*\r\n") == "501 5.0.0 Authentication cancelled\r\n");
+    CHECK(u("AUTH PLAIN\r\n") == "334 \r\n");
+    CHECK(u("not base64!\r\n") == "501 5.5.2 Cannot decode response\r\n");
+    CHECK(starts(u("AUTH GSSAPI\r\n"), "504 5.5.4 "));
+    CHECK(u("AUTH PLAIN " + esmtp::base64_encode(std::string("\0down\0pw", 8)) + "\r\n") ==
+          "454 4.7.0 Temporary authentication failure\r\n");
+}
+
+TEST_CASE("AUTH LOGIN and CRAM-MD5") {
+    AuthFixture t;
+    t("EHLO c\r\n");
+    CHECK(t("AUTH LOGIN\r\n") == "334 VXNlcm5hbWU6\r\n");
+    CHECK(t(esmtp::base64_encode("alice") + "\r\n") == "334 UGFzc3dvcmQ6\r\n");
+    CHECK(t(esmtp::base64_encode("pw") + "\r\n") == "235 2.7.0 Authentication successful\r\n");
+
+    AuthFixture c;
+    c("EHLO c\r\n");
+    std::string challenge_line = c("AUTH CRAM-MD5\r\n");
+    REQUIRE(starts(challenge_line, "334 "));
+    auto challenge = esmtp::base64_decode(challenge_line.substr(4, challenge_line.size() - 6));
+    REQUIRE(challenge);
+    std::string answer = "alice " + esmtp::hmac_md5_hex("tanstaaftanstaaf", *challenge);
+    CHECK(c(esmtp::base64_encode(answer) + "\r\n") == "235 2.7.0 Authentication successful\r\n");
+
+    AuthFixture bad;
+    bad("EHLO c\r\n");
+    bad("AUTH CRAM-MD5\r\n");
+    CHECK(starts(bad(esmtp::base64_encode("alice 00000000000000000000000000000000") + "\r\n"), "535 5.7.8 "));
+}
+
+TEST_CASE("three failed AUTH attempts end the session, with growing delays") {
+    AuthFixture t;
+    t("EHLO c\r\n");
+    std::string bad = "AUTH PLAIN " + esmtp::base64_encode(std::string("\0alice\0x", 8)) + "\r\n";
+    t(bad);
+    t(bad);
+    std::string last = t(bad);
+    CHECK(last.find("535 5.7.8 ") != std::string::npos);
+    CHECK(last.find("421 4.7.0 ") != std::string::npos);
+    CHECK(t.s.closed());
+    CHECK(t.pauses == std::vector<int>{10, 20, 30});
+}
+
+TEST_CASE("AUTH_REQUIRED: no MAIL before AUTH (RFC 6409)") {
+    AuthFixture t(true, true);
+    t("EHLO c\r\n");
+    CHECK(t("MAIL FROM:<a@example.org>\r\n") == "530 5.7.0 Authentication required\r\n");
+    t("AUTH PLAIN " + esmtp::base64_encode(std::string("\0alice\0pw", 9)) + "\r\n");
+    CHECK(t("MAIL FROM:<a@example.org>\r\n") == "250 2.1.0 Ok\r\n");
+}
+
+TEST_CASE("STARTTLS is refused after AUTH") {
+    SessionConfig c = test_config();
+    c.tls_available = true;
+    c.auth_plain = {"PLAIN"};
+    FakeAuth auth;
+    FakeSink sink;
+    SmtpSession s(c, sink);
+    s.set_auth_backend(&auth);
+    s.start();
+    s.take_output();
+    CHECK(talk(s, "EHLO c\r\n").find("AUTH PLAIN\r\n") != std::string::npos);
+    CHECK(talk(s, "AUTH PLAIN " + esmtp::base64_encode(std::string("\0alice\0pw", 9)) + "\r\n") ==
+          "235 2.7.0 Authentication successful\r\n");
+    CHECK(starts(talk(s, "STARTTLS\r\n"), "503 5.5.1 "));
 }

@@ -15,7 +15,7 @@ struct TempConfig {
         dir = tmpl;
     }
     ~TempConfig() {
-        for (const char* f : {"me", "vhost.192.0.2.1", "esmtpgreeting.192.0.2.1", "vhost.192.0.2.9"})
+        for (const char* f : {"me", "vhost.192.0.2.1", "esmtpgreeting.192.0.2.1", "vhost.192.0.2.9", "esmtpd.pem", "defaultdomain"})
             ::unlink((dir + "/" + f).c_str());
         ::rmdir(dir.c_str());
     }
@@ -83,4 +83,45 @@ TEST_CASE("SIZELIMIT and ESMTP_TIMEOUT are bounded") {
     CHECK(idle_timeout_ms(env_of({{"ESMTP_TIMEOUT", "0"}})) == 1000);
     CHECK(idle_timeout_ms(env_of({{"ESMTP_TIMEOUT", "1w"}})) == 3600000);
     CHECK(idle_timeout_ms(env_of({{"ESMTP_TIMEOUT", "junk"}})) == 300000);
+}
+
+TEST_CASE("AUTH, TLS and limit settings (issue 3)") {
+    TempConfig t;
+    t.write("me", "mx.example.com\n");
+    t.write("defaultdomain", "example.com\n");
+    SessionConfig d = load_session_config(ConfigDir(t.dir), env_of({}));
+    CHECK(d.default_domain == "example.com");
+    CHECK(d.auth_plain.empty());   // nothing in the clear by default
+    CHECK(d.auth_tls == std::vector<std::string>{"PLAIN", "LOGIN", "CRAM-MD5"});
+    CHECK_FALSE(d.auth_required);
+    CHECK(d.max_auth_failures == 3);
+    CHECK(d.command_timeout_ms == 300000);
+    CHECK(d.data_timeout_ms == 180000);
+    SessionConfig c = load_session_config(ConfigDir(t.dir),
+                                          env_of({{"ESMTPAUTH", "login"}, {"ESMTPAUTH_TLS", "PLAIN,CRAM-MD5"},
+                                                  {"AUTH_REQUIRED", "1"}, {"ESMTP_DATA_TIMEOUT", "10m"},
+                                                  {"ESMTPAUTH_MAXFAIL", "5"}, {"ESMTP_ERROR_DELAY", "junk"}}));
+    CHECK(c.auth_plain == std::vector<std::string>{"LOGIN"});
+    CHECK(c.auth_tls == std::vector<std::string>{"PLAIN", "CRAM-MD5", "LOGIN"});
+    CHECK(c.auth_required);
+    CHECK(c.data_timeout_ms == 600000);
+    CHECK(c.max_auth_failures == 5);
+    CHECK(c.error_delay_ms == 1000);   // malformed: the default
+
+    ServerSettings none = load_server_settings(ConfigDir(t.dir), env_of({}));
+    CHECK(none.tls.cert_file.empty());
+    CHECK(none.auth_backend == "userdb");
+    CHECK(none.userdb_path == t.dir + "/userdb.dat");
+    CHECK(none.session_limit_s == 3600);
+    t.write("esmtpd.pem", "x");
+    ServerSettings s = load_server_settings(ConfigDir(t.dir),
+                                            env_of({{"ESMTP_IMPLICIT_TLS", "1"}, {"TLS_VERIFYPEER", "REQUIREPEER"},
+                                                    {"ESMTPAUTH_BACKEND", "pam"}, {"ESMTP_SESSION_LIMIT", "0"}}));
+    CHECK(s.tls.cert_file == t.dir + "/esmtpd.pem");
+    CHECK(s.implicit_tls);
+    CHECK(s.tls.require_client_cert);
+    CHECK(s.auth_backend == "pam");
+    CHECK(s.pam_service == "esmtp");
+    CHECK(s.session_limit_s == 0);
+    CHECK(load_server_settings(ConfigDir(t.dir), env_of({{"TLS_CERTFILE", "/etc/x.pem"}})).tls.cert_file == "/etc/x.pem");
 }
