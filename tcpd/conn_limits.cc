@@ -56,8 +56,10 @@ Admission ConnectionLimits::admit(const PeerKey& peer,
 
 LoadEvent ConnectionLimits::add(pid_t pid, const PeerKey& peer) {
     if (!by_pid_.emplace(pid, peer).second) return LoadEvent::none;
-    ++per_ip_[peer.ip];
-    ++per_block_[peer.block];
+    if (!peer.ip.empty()) {
+        ++per_ip_[peer.ip];
+        ++per_block_[peer.block];
+    }
     if (by_pid_.size() >= cfg_.max_procs && !alerted_) {
         alerted_ = warned_ = true;
         return LoadEvent::alert;
@@ -76,11 +78,25 @@ void ConnectionLimits::decrement(std::map<std::string, unsigned, std::less<>>& m
     if (--it->second == 0) m.erase(it);
 }
 
+Admission ConnectionLimits::assign(pid_t pid, const PeerKey& peer,
+                                   std::optional<unsigned> max_per_ip_override) {
+    auto it = by_pid_.find(pid);
+    if (it == by_pid_.end() || !it->second.ip.empty()) return Admission::too_many_from_ip;
+    Admission a = admit(peer, max_per_ip_override);
+    if (a != Admission::accept) return a;
+    it->second = peer;
+    ++per_ip_[peer.ip];
+    ++per_block_[peer.block];
+    return a;
+}
+
 bool ConnectionLimits::remove(pid_t pid) {
     auto it = by_pid_.find(pid);
     if (it == by_pid_.end()) return false;
-    decrement(per_ip_, it->second.ip);
-    decrement(per_block_, it->second.block);
+    if (!it->second.ip.empty()) {
+        decrement(per_ip_, it->second.ip);
+        decrement(per_block_, it->second.block);
+    }
     by_pid_.erase(it);
     // Re-arm the alerts once the load has really dropped below each threshold.
     if (by_pid_.size() < cfg_.max_procs) alerted_ = false;

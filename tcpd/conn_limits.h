@@ -39,8 +39,14 @@ public:
     // max_per_ip_override: MAXCPERIP from the access file, when it sets one.
     Admission admit(const PeerKey& peer,
                     std::optional<unsigned> max_per_ip_override = std::nullopt) const;
-    // Records the child serving `peer`; returns the alert to log, if any.
+    // Records the child serving `peer`; returns the alert to log, if any. A peer with
+    // an empty ip is pending (a -haproxy child still reading the PROXY header): it
+    // takes a slot but counts for no address until assign() names it.
     LoadEvent add(pid_t pid, const PeerKey& peer);
+    // Names the address a pending child serves, if the per-address limits allow it;
+    // otherwise the child stays pending (the caller ends it).
+    Admission assign(pid_t pid, const PeerKey& peer,
+                     std::optional<unsigned> max_per_ip_override = std::nullopt);
     // Frees the child's slot; false when the pid was not ours.
     bool remove(pid_t pid);
     unsigned count_ip(std::string_view ip) const;

@@ -61,3 +61,20 @@ TEST_CASE("connection limits: total, warning and alert once per crossing") {
     l.for_each_pid([&](pid_t) { ++n; });
     CHECK(n == 2);
 }
+
+TEST_CASE("connection limits: a pending -haproxy child is assigned its address later") {
+    ConnectionLimits l({10, 1, 0, 9});
+    l.add(1, peer_key("10.0.0.1"));
+    l.add(2, PeerKey{});
+    CHECK(l.active() == 2);
+    CHECK(l.count_ip("") == 0);
+    CHECK(l.assign(2, peer_key("10.0.0.1")) == Admission::too_many_from_ip);
+    CHECK(l.assign(2, peer_key("10.0.0.1"), 2u) == Admission::accept);
+    CHECK(l.count_ip("10.0.0.1") == 2);
+    CHECK(l.assign(2, peer_key("10.0.0.2")) == Admission::too_many_from_ip);   // not pending
+    CHECK(l.assign(99, peer_key("10.0.0.2")) == Admission::too_many_from_ip);  // unknown pid
+    l.add(3, PeerKey{});
+    CHECK(l.remove(3));
+    CHECK(l.remove(2));
+    CHECK(l.count_ip("10.0.0.1") == 1);
+}

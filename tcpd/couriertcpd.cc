@@ -10,6 +10,7 @@
 #include <linux/close_range.h>
 
 #include <algorithm>
+#include <memory>
 #include <cerrno>
 #include <cstdio>
 #include <string>
@@ -58,6 +59,12 @@ Result<ChildSetup> make_child_setup(const TcpdOptions& o, UniqueFd& stderr_log) 
     if (::access(setup.program[0].c_str(), X_OK) < 0)
         return sys_error("program " + setup.program[0]);
     setup.stderr_to_socket = o.stderr_mode == StderrMode::socket;
+    setup.dns_lookup = o.dns_lookup;
+    setup.dns_timeout_seconds = o.dns_timeout;
+    setup.dns_lists = o.dns_lists;
+    setup.drop_vars = o.drop_vars;
+    setup.deny_msg = o.deny_msg;
+    setup.haproxy = o.haproxy;
     if (o.stderr_mode == StderrMode::logfile) {
         // Opened once, as root, so every child appends to it whatever its uid.
         stderr_log.reset(::open(o.stderr_file.c_str(),
@@ -66,6 +73,23 @@ Result<ChildSetup> make_child_setup(const TcpdOptions& o, UniqueFd& stderr_log) 
         setup.stderr_fd = stderr_log.get();
     }
     return setup;
+}
+
+// -stderrlogger: the pipe every child's stderr goes to; the server starts the logger.
+Result<std::unique_ptr<StderrLogger>> make_logger(const TcpdOptions& o) {
+    auto logger = std::make_unique<StderrLogger>();
+    std::string name = o.stderr_logger_name;
+    if (name.empty()) {
+        name = o.program[0];
+        if (auto slash = name.rfind('/'); slash != std::string::npos) name.erase(0, slash + 1);
+    }
+    logger->argv = {absolute(o.stderr_logger), name};
+    if (::access(logger->argv[0].c_str(), X_OK) < 0) return sys_error("-stderrlogger " + logger->argv[0]);
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) < 0) return sys_error("pipe");
+    logger->read_end.reset(fds[0]);
+    logger->write_end.reset(fds[1]);
+    return logger;
 }
 
 ConnectionLimitConfig limit_config(const TcpdOptions& o) {
@@ -81,6 +105,12 @@ int serve(const TcpdOptions& o) {
     UniqueFd stderr_log;
     auto setup = make_child_setup(o, stderr_log);
     if (!setup) return fail(EX_CONFIG, setup.error().text);
+    std::unique_ptr<StderrLogger> logger;
+    if (!o.stderr_logger.empty()) {
+        auto l = make_logger(o);
+        if (!l) return fail(EX_CONFIG, l.error().text);
+        logger = std::move(*l);
+    }
     std::string pid_file = absolute(o.pid_file);
     if (!pid_file.empty() && read_live_pid(pid_file) > 0)
         return fail(EX_UNAVAILABLE, "already running (" + pid_file + ")");
@@ -97,6 +127,13 @@ int serve(const TcpdOptions& o) {
     log_info("started ports=" + o.port_list + " program=" + setup->program[0] +
              " maxprocs=" + std::to_string(o.max_procs));
     TcpdServer server(std::move(*listeners), limit_config(o), std::move(*setup), pid_file);
+    if (!o.access_file.empty()) {
+        auto access = std::make_unique<tcpd::AccessTable>(absolute(o.access_file), o.access_local);
+        access->reload();
+        server.set_access(std::move(access));
+    }
+    if (logger) server.set_stderr_logger(std::move(logger));
+    if (stderr_log) server.set_reopenable(Reopenable{absolute(o.stderr_file), stderr_log.get()});
     return server.run();
 }
 

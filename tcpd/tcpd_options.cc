@@ -8,12 +8,6 @@
 
 namespace {
 
-// Options of couriertcpd(1) that later issues add; until then they are usage errors.
-constexpr std::string_view k_not_yet[] = {
-    "access", "accesslocal", "denymsg", "block", "allow", "drop",
-    "haproxy", "stderrlogger", "stderrloggername",
-};
-
 Error usage(std::string text) { return Error{0, std::move(text)}; }
 
 // A decimal number in [min, max]; nullopt for anything else (signs, spaces, overflow).
@@ -64,13 +58,14 @@ Status apply_flag(const OptionWord& w, TcpdOptions& o, bool& known) {
     known = true;
     if (w.has_value) {
         if (w.name == "stop" || w.name == "restart" || w.name == "nodnslookup" ||
-            w.name == "noidentlookup")
+            w.name == "noidentlookup" || w.name == "accesslocal")
             return usage("-" + std::string(w.name) + " takes no value");
     }
     if (w.name == "stop") o.action = TcpdAction::stop;
     else if (w.name == "restart") o.action = TcpdAction::restart;
     else if (w.name == "nodnslookup") o.dns_lookup = false;
     else if (w.name == "noidentlookup") o.ident_lookup = false;
+    else if (w.name == "accesslocal") o.access_local = true;
     else known = false;
     return ok_status();
 }
@@ -96,6 +91,7 @@ Status apply_option(std::string_view arg, TcpdOptions& o) {
     if (w.name == "user") return set_text(w, o.user);
     if (w.name == "group") return set_text(w, o.group);
     if (w.name == "stderr") return apply_stderr(w, o);
+    if (w.name == "dnstimeout") return set_count(w, 1, 3600, o.dns_timeout);
     if (w.name == "maxprocs") return set_count(w, 1, 1000000, o.max_procs);
     if (w.name == "maxperip") return set_count(w, 0, 1000000, o.max_per_ip);
     if (w.name == "maxperc") return set_count(w, 0, 1000000, o.max_per_c);
@@ -109,9 +105,32 @@ Status apply_option(std::string_view arg, TcpdOptions& o) {
         if (s) o.warn = n;
         return s;
     }
-    for (auto name : k_not_yet)
-        if (w.name == name)
-            return usage("-" + std::string(name) + " is not supported by this version");
+    if (w.name == "access") return set_text(w, o.access_file);
+    if (w.name == "stderrlogger") return set_text(w, o.stderr_logger);
+    if (w.name == "stderrloggername") return set_text(w, o.stderr_logger_name);
+    if (w.name == "denymsg") {
+        if (!w.has_value) return usage("-denymsg needs a message");
+        o.deny_msg = std::string(w.value);
+        return ok_status();
+    }
+    if (w.name == "block" || w.name == "allow") {
+        if (!w.has_value) return usage("-" + std::string(w.name) + " needs a zone");
+        auto l = tcpd::parse_dns_list(w.value, w.name == "allow");
+        if (!l) return usage(l.error().text);
+        o.dns_lists.push_back(std::move(*l));
+        return ok_status();
+    }
+    if (w.name == "drop") {
+        for (auto& v : tcpd::parse_drop_list(w.value)) o.drop_vars.push_back(std::move(v));
+        return ok_status();
+    }
+    if (w.name == "haproxy") {
+        if (o.haproxy.enabled) return usage("only one -haproxy option is allowed");
+        auto h = tcpd::parse_haproxy_option(w.value);
+        if (!h) return usage(h.error().text);
+        o.haproxy = std::move(*h);
+        return ok_status();
+    }
     return usage("unknown option " + std::string(arg));
 }
 

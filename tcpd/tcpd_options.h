@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 #include "lib/result.h"
+#include "tcpd/dns_lists.h"
+#include "tcpd/haproxy.h"
 
 enum class TcpdAction { serve, stop, restart };
 
@@ -24,10 +26,19 @@ struct TcpdOptions {
     unsigned max_per_c = 0;               // -maxperc: 0 means no limit
     std::optional<unsigned> warn;         // -warn: default 90% of max_procs
     bool dns_lookup = true;               // cleared by -nodnslookup
+    unsigned dns_timeout = 10;            // -dnstimeout (extension): seconds for all DNS work
     bool ident_lookup = true;             // cleared by -noidentlookup (no ident support)
     std::string user, group;              // -user, -group (names or numbers)
     StderrMode stderr_mode = StderrMode::inherit;
     std::string stderr_file;              // -stderr=<logfile>
+    std::string access_file;              // -access: compiled database (makesmtpaccess)
+    bool access_local = false;            // -accesslocal
+    std::optional<std::string> deny_msg;  // -denymsg
+    std::vector<tcpd::DnsList> dns_lists; // -block and -allow, in order
+    std::vector<std::string> drop_vars;   // -drop (BLOCK when given without a value)
+    tcpd::HaproxyConfig haproxy;          // -haproxy
+    std::string stderr_logger;            // -stderrlogger: program reading every stderr
+    std::string stderr_logger_name;       // -stderrloggername: its argument
     std::string port_list;                // the comma-separated list
     std::vector<std::string> program;     // program path, then its arguments
 

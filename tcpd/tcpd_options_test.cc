@@ -75,10 +75,38 @@ TEST_CASE("tcpd options: usage errors") {
     CHECK_FALSE(parse({"-maxperip=99999999999", "25", "/bin/cat"}).ok());
     CHECK_FALSE(parse({"-pid=", "25", "/bin/cat"}).ok());
     CHECK_FALSE(parse({"-stderr=", "25", "/bin/cat"}).ok());
-    // Not implemented yet: refused, never silently ignored.
-    CHECK_FALSE(parse({"-access=/etc/smtpaccess.dat", "25", "/bin/cat"}).ok());
-    CHECK_FALSE(parse({"-block=zen.example", "25", "/bin/cat"}).ok());
-    CHECK_FALSE(parse({"-haproxy", "25", "/bin/cat"}).ok());
+    CHECK_FALSE(parse({"-access=", "25", "/bin/cat"}).ok());
+    CHECK_FALSE(parse({"-block", "25", "/bin/cat"}).ok());
+    CHECK_FALSE(parse({"-block=bad zone", "25", "/bin/cat"}).ok());
+    CHECK_FALSE(parse({"-haproxy=x", "25", "/bin/cat"}).ok());
+    CHECK_FALSE(parse({"-haproxy", "-haproxy=5", "25", "/bin/cat"}).ok());
+    CHECK_FALSE(parse({"-accesslocal=1", "25", "/bin/cat"}).ok());
+}
+
+TEST_CASE("tcpd options: access file, DNS lists, -drop, -haproxy, logger") {
+    auto o = parse({"-access=/etc/smtpaccess.dat", "-accesslocal", "-denymsg=Go away",
+                    "-allow=wl.example", "-block=bl.example,BLOCK,*", "-drop", "-drop=A,B",
+                    "-haproxy=5/port=25", "-stderrlogger=/bin/logger", "-stderrloggername=smtp",
+                    "25", "/bin/cat"});
+    REQUIRE(o.ok());
+    CHECK(o->access_file == "/etc/smtpaccess.dat");
+    CHECK(o->access_local);
+    CHECK(o->deny_msg == "Go away");
+    REQUIRE(o->dns_lists.size() == 2);
+    CHECK(o->dns_lists[0].allow);
+    CHECK(o->dns_lists[1].zone == "bl.example");
+    CHECK(o->drop_vars == std::vector<std::string>{"BLOCK", "A", "B"});
+    CHECK(o->haproxy.enabled);
+    CHECK(o->haproxy.timeout_seconds == 5);
+    CHECK(o->stderr_logger == "/bin/logger");
+    CHECK(o->stderr_logger_name == "smtp");
+    CHECK(o->dns_timeout == 10);
+    CHECK(parse({"-dnstimeout=3", "25", "/bin/cat"})->dns_timeout == 3);
+    CHECK_FALSE(parse({"-dnstimeout=0", "25", "/bin/cat"}).ok());
+    auto plain = parse({"25", "/bin/cat"});
+    REQUIRE(plain.ok());
+    CHECK_FALSE(plain->haproxy.enabled);
+    CHECK(plain->drop_vars.empty());
 }
 
 TEST_CASE("tcpd options: -- ends the options") {

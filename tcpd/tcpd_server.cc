@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "lib/log.h"
+#include "lib/process.h"
 
 namespace {
 
@@ -70,11 +71,71 @@ TcpdServer::TcpdServer(ListenerSet listeners, ConnectionLimitConfig limits, Chil
     child_.signals_to_reset.assign(std::begin(k_handled_signals), std::end(k_handled_signals));
 }
 
+void TcpdServer::set_access(std::unique_ptr<tcpd::AccessTable> access) {
+    access_ = std::move(access);
+    child_.access = access_.get();
+}
+
+void TcpdServer::set_stderr_logger(std::unique_ptr<StderrLogger> logger) {
+    logger_ = std::move(logger);
+    child_.stderr_fd = logger_->write_end.get();
+    restart_logger();
+}
+
 int TcpdServer::poll_timeout_ms() const {
     auto now = Clock::now();
-    if (paused_until_ <= now) return -1;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(paused_until_ - now);
+    auto until = paused_until_;
+    if (logger_waiting_ && (until <= now || logger_due_ < until)) until = logger_due_;
+    if (until <= now) return logger_waiting_ ? 0 : -1;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     return static_cast<int>(ms.count()) + 1;
+}
+
+// The logger runs as the -user, like the children that write to it; one that keeps
+// dying is restarted at most once a second.
+void TcpdServer::restart_logger() {
+    auto now = Clock::now();
+    if (now - logger_started_ < std::chrono::seconds(1)) {
+        logger_waiting_ = true;
+        logger_due_ = logger_started_ + std::chrono::seconds(1);
+        return;
+    }
+    logger_waiting_ = false;
+    logger_started_ = now;
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        log_error(sys_error("fork of the -stderrlogger").text);
+        logger_waiting_ = true;
+        logger_due_ = now + std::chrono::seconds(1);
+        return;
+    }
+    if (pid == 0) {
+        for (int s : child_.signals_to_reset) ::signal(s, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (::dup2(logger_->read_end.get(), 0) < 0) ::_exit(71);
+        std::vector<char*> argv;
+        for (auto& a : logger_->argv) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        log_error(sys_error("exec " + logger_->argv[0]).text);
+        ::_exit(71);
+    }
+    logger_->pid = pid;
+}
+
+void TcpdServer::reload() {
+    log_info("restart requested: reloading the access file and logs, listeners kept");
+    if (access_) access_->reload();
+    if (!reopen_.stderr_file.empty() && reopen_.stderr_fd >= 0) {
+        UniqueFd f(::open(reopen_.stderr_file.c_str(),
+                          O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
+        // Same descriptor number: the children's setup keeps pointing at it.
+        if (!f || ::dup3(f.get(), reopen_.stderr_fd, O_CLOEXEC) < 0)
+            log_error(sys_error("reopen of -stderr=" + reopen_.stderr_file).text +
+                      "; keeping the old file");
+    }
 }
 
 TcpdServer::Wake TcpdServer::drain_signals() {
@@ -96,6 +157,12 @@ void TcpdServer::reap_children() {
     int status = 0;
     pid_t pid;
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        if (logger_ && pid == logger_->pid) {
+            log_warning("stderr logger pid=" + std::to_string(pid) + " exited; restarting it");
+            logger_->pid = -1;
+            restart_logger();
+            continue;
+        }
         limits_.remove(pid);
         // SIGTERM (our own -stop) and SIGPIPE (a client that hung up) are routine.
         if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGPIPE)
@@ -119,8 +186,18 @@ void TcpdServer::start_child(UniqueFd sock, const sockaddr_storage& remote) {
     socklen_t len = sizeof local;
     if (::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&local), &len) < 0) return;
     ConnectionInfo info = describe_connection(remote, local);
+    if (child_.haproxy.applies(info.local_ip, info.local_port)) {
+        start_proxied_child(std::move(sock), info);
+        return;
+    }
+    tcpd::AccessDecision d;
+    if (access_) d = access_->check(info.remote_ip, info.local_ip, info.local_port);
+    if (!d.allow) {
+        refuse_by_access(sock.get(), info.remote_ip, d.matched, child_.deny_msg);
+        return;
+    }
     PeerKey peer = peer_key(info.remote_ip);
-    Admission a = limits_.admit(peer);
+    Admission a = limits_.admit(peer, d.max_per_ip);
     if (a != Admission::accept) {
         log_warning(std::string("refused ip=") + info.remote_ip + " limit=" + admission_text(a));
         return;   // closing the socket is the refusal, as in Courier
@@ -130,8 +207,61 @@ void TcpdServer::start_child(UniqueFd sock, const sockaddr_storage& remote) {
         back_off("fork");
         return;
     }
-    if (pid == 0) run_connection_child(std::move(sock), info, child_);
-    LoadEvent ev = limits_.add(pid, peer);
+    if (pid == 0) {
+        ChildStart start;
+        start.access_vars = std::move(d.variables);
+        run_connection_child(std::move(sock), info, child_, std::move(start));
+    }
+    note_load(limits_.add(pid, peer));
+}
+
+// The header is read by the child; the slot is taken now and counted for the
+// client's address once the child reports it (answer_admission).
+void TcpdServer::start_proxied_child(UniqueFd sock, const ConnectionInfo& info) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        back_off("socketpair");
+        return;
+    }
+    UniqueFd mine(sv[0]), theirs(sv[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        back_off("fork");
+        return;
+    }
+    if (pid == 0) {
+        ChildStart start;
+        start.proxied = true;
+        start.admit_fd = theirs.get();
+        run_connection_child(std::move(sock), info, child_, std::move(start));
+    }
+    set_nonblock(mine.get(), true);
+    note_load(limits_.add(pid, PeerKey{}));
+    int fd = mine.get();
+    admissions_.emplace(fd, std::make_pair(pid, std::move(mine)));
+}
+
+void TcpdServer::answer_admission(int fd) {
+    auto it = admissions_.find(fd);
+    if (it == admissions_.end()) return;
+    char buf[256];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    std::string ip;
+    std::optional<unsigned> max_per_ip;
+    if (n > 0 && parse_admit_request(std::string_view(buf, static_cast<size_t>(n)), ip, max_per_ip)) {
+        Admission a = limits_.assign(it->second.first, peer_key(ip), max_per_ip);
+        std::string reply = a == Admission::accept ? "ok\n"
+                                                   : std::string("refused ") + admission_text(a) + "\n";
+        if (a != Admission::accept)
+            log_warning("refused ip=" + ip + " limit=" + admission_text(a) + " via=haproxy");
+        // MSG_NOSIGNAL: a child that died meanwhile must not take the server with it.
+        (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    admissions_.erase(it);   // answered, or the child is gone
+}
+
+void TcpdServer::note_load(LoadEvent ev) {
     if (ev == LoadEvent::alert)
         log_line(LogLevel::alert, "maximum connections reached active=" +
                                       std::to_string(limits_.active()));
@@ -183,6 +313,8 @@ int TcpdServer::run() {
         if (accepting)
             for (const Listener& l : listeners_.listeners())
                 pfds.push_back(pollfd{l.fd.get(), POLLIN, 0});
+        size_t n_listeners = pfds.size() - 1;
+        for (const auto& [fd, waiting] : admissions_) pfds.push_back(pollfd{fd, POLLIN, 0});
         int n = ::poll(pfds.data(), pfds.size(), poll_timeout_ms());
         if (n < 0 && errno != EINTR) {
             log_error(sys_error("poll").text);
@@ -194,9 +326,12 @@ int TcpdServer::run() {
             shut_down();
             return 0;
         }
-        if (wake == Wake::restart) log_info("restart requested: nothing to reload, listeners kept");
-        for (size_t i = 1; n > 0 && i < pfds.size(); ++i)
-            if (pfds[i].revents & (POLLIN | POLLERR))
-                accept_from(listeners_.listeners()[i - 1]);
+        if (wake == Wake::restart) reload();
+        if (logger_waiting_ && Clock::now() >= logger_due_) restart_logger();
+        for (size_t i = 1; n > 0 && i < pfds.size(); ++i) {
+            if (!(pfds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+            if (i <= n_listeners) accept_from(listeners_.listeners()[i - 1]);
+            else answer_admission(pfds[i].fd);
+        }
     }
 }
