@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <csignal>
+#include <cstdlib>
 #include <algorithm>
 #include <cerrno>
 #include <vector>
@@ -33,6 +35,16 @@ bool is_bucket_name(const std::string& n) {
     });
 }
 
+// submit names its tmp files T<qid>, and a queue id carries submit's pid: a file whose
+// writer is gone can never be committed. EPERM means the pid is in use: keep the file.
+bool writer_is_gone(const std::string& name) {
+    if (name.size() < 2 || name[0] != 'T') return false;
+    auto id = QueueId::parse(std::string_view(name).substr(1));
+    if (!id) return false;
+    long pid = std::strtol(id->text.substr(9, 8).c_str(), nullptr, 16);
+    return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) < 0 && errno == ESRCH;
+}
+
 }  // namespace
 
 void clean_spool_tmp(const std::string& tmp_dir, std::time_t now, long max_age) {
@@ -40,7 +52,7 @@ void clean_spool_tmp(const std::string& tmp_dir, std::time_t now, long max_age) 
         std::string path = tmp_dir + "/" + name;
         struct stat st;
         if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (st.st_mtime + max_age >= now) continue;
+        if (st.st_mtime + max_age >= now && !writer_is_gone(name)) continue;
         if (unlink(path.c_str()) == 0)
             log_info("courierd: removed stale " + log_safe(path));
     }

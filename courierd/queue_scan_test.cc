@@ -80,9 +80,18 @@ TEST_CASE("scan_spool: oldest first, stops on request, removes orphan status log
     REQUIRE(write_file_durably(spool + "/tmp", "Tnew", "x", 0640).ok());
     struct utimbuf old{1000, 1000};
     REQUIRE(utime((spool + "/tmp/Told").c_str(), &old) == 0);
+    // A fresh file of a submit that no longer exists goes at once; one of a live
+    // submit (this process's pid) stays.
+    std::string dead = "T" + QueueId::make(std::time(nullptr), 0x7ffffff0, 1).text;
+    std::string live = "T" + QueueId::make(std::time(nullptr), ::getpid(), 1).text;
+    REQUIRE(write_file_durably(spool + "/tmp", dead, "x", 0640).ok());
+    REQUIRE(write_file_durably(spool + "/tmp", live, "x", 0640).ok());
     clean_spool_tmp(spool + "/tmp", std::time(nullptr), 3600);
     CHECK(!path_exists(spool + "/tmp/Told"));
     CHECK(path_exists(spool + "/tmp/Tnew"));
+    CHECK(!path_exists(spool + "/tmp/" + dead));
+    CHECK(path_exists(spool + "/tmp/" + live));
+    unlink((spool + "/tmp/" + live).c_str());
 
     for (const auto& id : {b, c}) REQUIRE(remove_message_files(spool, id).ok());
     unlink((spool + "/tmp/Tnew").c_str());

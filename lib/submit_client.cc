@@ -6,6 +6,7 @@
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/paths.h"
+#include "lib/queue.h"
 #include "lib/xtext.h"
 
 namespace {
@@ -111,7 +112,37 @@ Status SubmitClient::send_data(std::string_view bytes) {
 SubmitReply SubmitClient::finish() {
     std::string line = in_data_ ? "chunk 0\n" : "data\nchunk 0\n";
     in_data_ = false;
-    return round_trip(line);
+    Status s = ensure_started();
+    if (s) s = write_all(child_.stdin_fd(), line);
+    if (!s) return broken(s.error().text);
+    // submit names the queue id ("queue <qid>") just before it commits; if it then dies
+    // without its final reply, the queue file decides whether the message is in.
+    std::string reply, qid;
+    for (;;) {
+        if (reader_->read_line(reply, kReplyTimeoutMs) != LineReader::Status::line)
+            return qid.empty() ? broken("no reply from submit") : settle_lost_reply(qid);
+        if (reply.rfind("queue ", 0) == 0 && qid.empty()) {
+            qid = reply.substr(6);
+            continue;
+        }
+        SubmitReply r = parse_reply(reply);
+        if (r.code == 0) return broken("malformed reply from submit: " + reply);
+        return r;
+    }
+}
+
+// submit died after naming qid: the message is queued exactly when its queue file
+// exists; fsync its folder ourselves, since submit may have died before doing so.
+SubmitReply SubmitClient::settle_lost_reply(const std::string& qid) {
+    auto id = QueueId::parse(qid);
+    std::string path = id ? queue_file_path(paths().spool, *id) : "";
+    if (id && path_exists(path) && fsync_dir(dir_of(path))) {
+        log_warning("submit died after queueing id=" + qid + "; the message is in the queue");
+        child_ = ChildProcess();
+        reader_.reset();
+        return SubmitReply{250, "2.0.0 Ok: queued as " + qid};
+    }
+    return broken("submit died while queueing id=" + qid);
 }
 
 void SubmitClient::reset() {

@@ -46,6 +46,7 @@ private:
     Status ensure_started();
     SubmitReply round_trip(const std::string& line);
     SubmitReply broken(const std::string& why);
+    SubmitReply settle_lost_reply(const std::string& qid);
     std::string source_, program_;
     std::vector<std::pair<std::string, std::string>> session_;
     bool session_sent_ = false;

@@ -342,6 +342,10 @@ SubmitReply SubmitSession::queue_message() {
     if (!body_.spilled()) head += body_.in_memory();
     Status st = write_all(file->fd(), head);
     if (st && body_.spilled()) st = body_.write_to(file->fd());
+    // Name the queue id before the commit: if this process dies between the commit and
+    // the 250, the caller can look for the queue file instead of answering 451 for a
+    // message that is in the queue (doc/architecture.md, "The submit protocol").
+    if (st && !send_line("queue " + env_.id.text + "\n")) st = Error{EPIPE, "caller went away"};
     if (st) st = spool_.commit(*file, initial_status(now));
     if (!st) {
         log_error("submit: id=" + env_.id.text + ": " + st.error().text);
@@ -380,8 +384,10 @@ void SubmitSession::reset_message() {
     data_error_ = ok_status();
 }
 
-bool SubmitSession::send(const SubmitReply& r) {
-    Status st = write_all(out_fd_, format_reply(r));
+bool SubmitSession::send(const SubmitReply& r) { return send_line(format_reply(r)); }
+
+bool SubmitSession::send_line(const std::string& line) {
+    Status st = write_all(out_fd_, line);
     if (!st) log_error("submit: cannot reply: " + st.error().text);
     return st.ok();
 }

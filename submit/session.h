@@ -70,6 +70,7 @@ private:
     std::string initial_status(std::time_t now);
     void reset_message();
     bool send(const SubmitReply& r);
+    bool send_line(const std::string& line);
     void log_refusal(std::string_view what, const SubmitReply& r);
 
     SubmitOptions opts_;

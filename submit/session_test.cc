@@ -101,7 +101,7 @@ TEST_CASE("submit: a message is queued durably and reads back byte-exact") {
     REQUIRE(env);
     CHECK(out == "250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.1.5 Ok\n"
                  "550 5.1.1 <carol@example.com>: unknown user\n550 5.7.1 Relaying denied\n"
-                 "250 2.1.5 Ok\n250 2.0.0 Ok: queued as " + env->id.text + "\n");
+                 "250 2.1.5 Ok\nqueue " + env->id.text + "\n250 2.0.0 Ok: queued as " + env->id.text + "\n");
     CHECK(files[0] == sb.spool + "/msgs/" + env->id.bucket() + "/Q" + env->id.text);
     CHECK(env->sender == "sender@example.org");
     CHECK(env->source == "esmtp");
@@ -179,9 +179,9 @@ TEST_CASE("submit: relay yes, several messages, rset, vhost and the trigger FIFO
     CHECK(first->rcpts[0].host == "remote.test");
     CHECK(second->sender == "e@f.example");
     CHECK(first->id.text != second->id.text);
-    CHECK(out == "250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.0.0 Ok: queued as " + first->id.text +
+    CHECK(out == "250 2.1.0 Ok\n250 2.1.5 Ok\nqueue " + first->id.text + "\n250 2.0.0 Ok: queued as " + first->id.text +
                      "\n250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.1.0 Ok\n250 2.1.5 Ok\n"
-                     "250 2.1.0 Ok\n250 2.1.5 Ok\n250 2.0.0 Ok: queued as " + second->id.text + "\n");
+                     "250 2.1.0 Ok\n250 2.1.5 Ok\nqueue " + second->id.text + "\n250 2.0.0 Ok: queued as " + second->id.text + "\n");
     char buf[512];
     ssize_t n = ::read(reader.get(), buf, sizeof buf);
     REQUIRE(n > 0);
