@@ -45,6 +45,18 @@ bool is_hosted_domain(std::string_view domain, const VhostConfig& cfg) {
                                   cfg.hosted.end();
 }
 
+std::optional<std::string> account_for_local_part(const std::string& local,
+                                                  AccountExists account_exists) {
+    std::string candidate = local;
+    for (;;) {
+        if (account_exists(candidate)) return candidate;
+        size_t dash = candidate.rfind('-');
+        // "-ext" alone has no account part.
+        if (dash == std::string::npos || dash == 0) return std::nullopt;
+        candidate.resize(dash);
+    }
+}
+
 RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,
                               bool relay_allowed, AccountExists account_exists) {
     RouteDecision d;
@@ -59,13 +71,13 @@ RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,
         if (mbox->domain.empty()) mbox->domain = cfg.default_domain;
         if (cfg.lowercase_local) mbox->local = lowercase_ascii(mbox->local);
         r.module = "local";
-        r.host = mbox->local;
-        if (!account_exists(mbox->local)) {
-            if (lowercase_ascii(mbox->local) != "postmaster") {
-                d.reply = {550, "5.1.1 <" + mbox->str() + ">: unknown user"};
-                return d;
-            }
+        if (auto account = account_for_local_part(mbox->local, account_exists)) {
+            r.host = std::move(*account);
+        } else if (lowercase_ascii(mbox->local) == "postmaster") {
             r.host = mail_user_name();
+        } else {
+            d.reply = {550, "5.1.1 <" + mbox->str() + ">: unknown user"};
+            return d;
         }
     } else if (is_hosted_domain(mbox->domain, cfg)) {
         // A hosted domain's mailboxes are named "user@domain" (courier(8), hosteddomains).

@@ -41,6 +41,12 @@ private:
 using AccountExists = bool (*)(const std::string& account);
 bool system_account_exists(const std::string& account);
 
+// The account of a local part with an address extension (dot-courier(5)): the local
+// part itself when it is an account, else the longest prefix ending before a '-' that
+// is one ("user-foo-bar": user-foo-bar, user-foo, user). nullopt when none is.
+std::optional<std::string> account_for_local_part(const std::string& local,
+                                                  AccountExists account_exists);
+
 struct RouteDecision {
     std::optional<QueueRecipient> rcpt;   // accepted: address, module, host
     SubmitReply reply;                    // 250 2.1.5, or the refusal
@@ -52,6 +58,8 @@ bool is_hosted_domain(std::string_view domain, const VhostConfig& cfg);
 
 // Routes one decoded recipient address (a bare mailbox, as in the rcpt command).
 // relay_allowed: the source is not esmtp, or the esmtp session said "relay yes".
+// A local part with an address extension goes to its account (account_for_local_part),
+// the address keeping the extension for courierlocal.
 // postmaster (RFC 5321 4.5.1) is always accepted: without an account of that name it
 // goes to the mail user's account (an alias for postmaster is the proper fix).
 RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,

@@ -118,3 +118,34 @@ TEST_CASE("system accounts: root exists, path-like names never reach getpwnam") 
     CHECK_FALSE(system_account_exists("../root"));
     CHECK_FALSE(system_account_exists(""));
 }
+
+namespace {
+bool ext_accounts(const std::string& a) { return a == "alice" || a == "list-owner" || a == "bob"; }
+}  // namespace
+
+TEST_CASE("routing: address extensions go to the longest account prefix") {
+    CHECK(account_for_local_part("alice", ext_accounts) == "alice");
+    CHECK(account_for_local_part("alice-ext", ext_accounts) == "alice");
+    CHECK(account_for_local_part("alice-foo-bar", ext_accounts) == "alice");
+    CHECK(account_for_local_part("list-owner-x", ext_accounts) == "list-owner");
+    CHECK(account_for_local_part("list-other", ext_accounts) == std::nullopt);
+    CHECK(account_for_local_part("-alice", ext_accounts) == std::nullopt);
+    CHECK(account_for_local_part("carol-x", ext_accounts) == std::nullopt);
+    CHECK(account_for_local_part("", ext_accounts) == std::nullopt);
+
+    ConfigFolder f;
+    ConfigDir cfg(f.dir);
+    VhostConfig vc = VhostConfig::load(cfg, "");
+    RouteDecision d = route_recipient("alice-Foo-bar@example.com", vc, false, ext_accounts);
+    REQUIRE(d.rcpt);
+    CHECK(d.rcpt->module == "local");
+    CHECK(d.rcpt->host == "alice");
+    CHECK(d.rcpt->address == "alice-Foo-bar@example.com");
+    d = route_recipient("carol-x@example.com", vc, false, ext_accounts);
+    CHECK_FALSE(d.rcpt);
+    CHECK(d.reply.text == "5.1.1 <carol-x@example.com>: unknown user");
+    // Hosted domains have no extensions: their accounts are "user@domain".
+    f.put("hosteddomains", "hosted.example\n");
+    vc = VhostConfig::load(cfg, "");
+    CHECK_FALSE(route_recipient("alice-x@hosted.example", vc, false, ext_accounts).rcpt);
+}

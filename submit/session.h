@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_set>
 #include "config/config.h"
+#include "lib/backscatter.h"
 #include "lib/lineio.h"
 #include "lib/queue.h"
 #include "lib/submit_client.h"
@@ -40,6 +41,10 @@ struct SubmitOptions {
 };
 
 bool valid_source(std::string_view source);
+
+// The BOFHSUPPRESSBACKSCATTER name of a message's source (courier(8), bofh): esmtp mail
+// is "smtp", or "authsmtp" when the client authenticated; the others keep their name.
+std::string backscatter_source(std::string_view source, std::string_view auth_user);
 
 class SubmitSession {
 public:
@@ -72,6 +77,7 @@ private:
     bool send(const SubmitReply& r);
     bool send_line(const std::string& line);
     void log_refusal(std::string_view what, const SubmitReply& r);
+    bool backscatter_blocked(const std::string& address);
 
     SubmitOptions opts_;
     LineReader in_;
@@ -85,6 +91,8 @@ private:
     std::string vhost_ip_, vhost_key_;   // last vhost lookup, so it is made once per ip
     bool vhost_known_ = false;
     std::optional<long> submit_delay_;   // seconds, read once
+    BackscatterList backscatter_;
+    std::optional<std::vector<std::string>> backscatter_sources_;   // the bofh file, read once
 
     // The message in progress.
     bool have_mail_ = false;

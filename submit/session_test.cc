@@ -321,3 +321,32 @@ TEST_CASE("submit: submitdelay writes a retry record before the queue file") {
     CHECK(log[0].next <= ::time(nullptr) + 600);
     CHECK(log[0].attempts == 0);
 }
+
+TEST_CASE("submit: the backscatter list refuses recipients of listed sources") {
+    Sandbox sb;
+    REQUIRE(BackscatterList(sb.spool + "/backscatter.dat").add("alice@Example.COM", ::time(nullptr)));
+    REQUIRE(BackscatterList(sb.spool + "/backscatter.dat").add("old@remote.test", ::time(nullptr) - 7201));
+    const std::string refused = "450 4.7.1 <alice@example.com>: recent delivery failure; try later\n";
+    std::string rcpts = "mail a@b.example\nrcpt alice\nrcpt bob\nrcpt old@remote.test\nrset\n";
+    // Plain SMTP (the default "smtp"): alice is refused, the expired entry blocks nothing.
+    CHECK(sb.run("session relay yes\n" + rcpts, sb.options()) ==
+          "250 2.1.0 Ok\n" + refused + "250 2.1.5 Ok\n250 2.1.5 Ok\n");
+    // Authenticated SMTP and local mail are not listed by default.
+    CHECK(sb.run("session auth someone\n" + rcpts.substr(0, rcpts.find("rcpt bob")), sb.options()) ==
+          "250 2.1.0 Ok\n250 2.1.5 Ok\n");
+    CHECK(sb.run(rcpts.substr(0, rcpts.find("rcpt bob")), sb.options("local")) ==
+          "250 2.1.0 Ok\n250 2.1.5 Ok\n");
+    sb.put("bofh", "opt BOFHSUPPRESSBACKSCATTER=smtp,authsmtp\n");
+    CHECK(sb.run("session auth someone\n" + rcpts.substr(0, rcpts.find("rcpt bob")), sb.options()) ==
+          "250 2.1.0 Ok\n" + refused);
+    // An alias whose only target is listed is refused with the target's reply.
+    {
+        auto db = DbBuilder::create(sb.config + "/aliases.dat");
+        REQUIRE(db);
+        REQUIRE(db->put("team", "alice"));
+        REQUIRE(db->commit());
+    }
+    CHECK(sb.run("mail a@b.example\nrcpt team\n", sb.options()) == "250 2.1.0 Ok\n" + refused);
+    sb.put("bofh", "opt BOFHSUPPRESSBACKSCATTER=none\n");
+    CHECK(sb.run("mail a@b.example\nrcpt alice\n", sb.options()) == "250 2.1.0 Ok\n250 2.1.5 Ok\n");
+}

@@ -78,7 +78,7 @@ class ProtocolTest(harness.InstanceTestCase):
         before = self.count()
         s = self.session()
         s.cmd("EHLO c")
-        s.send(f"MAIL FROM:<s@remote.example>\r\nRCPT TO:<nobody-here@{self.mta.me}>\r\n"
+        s.send(f"MAIL FROM:<s@remote.example>\r\nRCPT TO:<nosuchuser@{self.mta.me}>\r\n"
                f"RCPT TO:<{self.rcpt}>\r\nDATA\r\n")
         self.assertEqual([s.reply()[0] for _ in range(4)], [250, 550, 250, 354])
         s.send("Subject: pipelined\r\n\r\nhi\r\n.\r\nRSET\r\nNOOP\r\nQUIT\r\n")

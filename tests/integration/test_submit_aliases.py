@@ -3,6 +3,8 @@
 Every test delivers real messages over SMTP and looks in the Maildirs."""
 
 import os
+import pwd
+import random
 import subprocess
 import sys
 
@@ -27,6 +29,15 @@ class AliasTest(harness.InstanceTestCase):
         with open(cls.include, "w") as f:
             f.write(f"# members\n{cls.b}, {cls.c}\n")
         mta.write_config("hosteddomains", "hosted.example\n")
+        # A hosted mailbox is the account named "user@domain" (useradd needs --badname).
+        cls.hosted = harness.USER_PREFIX + "%06x" % random.randrange(1 << 24) + "@hosted.example"
+        home = mta.path("home", cls.hosted)
+        subprocess.run(["useradd", "--badname", "--no-create-home", "--home-dir", home,
+                        "--shell", "/usr/sbin/nologin", "--user-group", cls.hosted], check=True, timeout=30)
+        mta.users.append(cls.hosted)
+        os.makedirs(home, mode=0o700)
+        pw = pwd.getpwnam(cls.hosted)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
         mta.write_config("aliases", "\n".join([
             f"single: {cls.a}",
             f"multi: {cls.a}, {cls.b}@{mta.me},",
@@ -83,6 +94,21 @@ class AliasTest(harness.InstanceTestCase):
             code, _ = s.docmd("MAIL FROM:<x@remote.example>")
             code, msg = s.docmd("RCPT TO:<nobody@hosted.example>")
             self.assertEqual(code, 550, msg)
+
+    def test_hosted_domain_mailbox_is_the_user_at_domain_account(self):
+        local = self.hosted.split("@")[0]
+        # The local part of a hosted address is lowercased; the domain is case-blind.
+        self.send(f"{local.upper()}@Hosted.Example", "hosted-box-1")
+        self.wait_subject(self.hosted, "hosted-box-1")
+        data = [d for _, d in self.mta.delivered(self.hosted) if b"hosted-box-1" in d][0]
+        # The recipient address keeps the case it was given in.
+        self.assertIn(f"Delivered-To: {local.upper()}@hosted.example".encode(), data)
+        # No address extensions in hosted domains, and the bare local part is not local.
+        with self.mta.smtp() as s:
+            s.ehlo()
+            s.docmd("MAIL FROM:<x@remote.example>")
+            self.assertEqual(s.docmd(f"RCPT TO:<{local}-ext@hosted.example>")[0], 550)
+            self.assertEqual(s.docmd(f"RCPT TO:<{local}@{self.mta.me}>")[0], 550)
 
     def test_loop_and_errors_are_reported_and_the_old_database_kept(self):
         good = self.mta.path("etc", "aliases")
