@@ -224,27 +224,59 @@ class SmtpPeer:
 class RawPeer:
     """A small hand-written SMTP server for the extensions aiosmtpd lacks: it offers
     PIPELINING, 8BITMIME, DSN and CHUNKING, records MAIL/RCPT command lines verbatim
-    and the message of each transaction (DATA or BDAT)."""
+    and the message of each transaction (DATA or BDAT), with the client's address.
+    It also records every command of every connection (`sessions`: a list of
+    {"client", "commands"}) and the most connections it had open at once
+    (`max_active`). A message's "helo" is the EHLO or HELO command line that
+    preceded it. host may be an IPv6 address (e.g. "::1"); port 0 picks a free one
+    (`port` is then set to it).
+    ehlo_reply: a reply to EHLO instead of 250 (e.g. "502 5.5.1 no EHLO here": a
+    peer that only knows HELO). data_delay: seconds to wait before answering the end
+    of DATA (a slow peer)."""
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, ehlo_reply=None, data_delay=0):
+        import socket
         import socketserver
+        import time
         self.host, self.port = host, port
         self.messages = []
+        self.sessions = []
+        self.active = self.max_active = 0
+        self.lock = threading.Lock()
         peer = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
+                with peer.lock:
+                    peer.active += 1
+                    peer.max_active = max(peer.max_active, peer.active)
+                    session = dict(client=self.client_address[0], commands=[])
+                    peer.sessions.append(session)
+                try:
+                    self.converse(session)
+                finally:
+                    with peer.lock:
+                        peer.active -= 1
+
+            def converse(self, session):
                 w = self.wfile
                 w.write(b"220 raw.test ESMTP\r\n")
-                cur = dict(commands=[], data=b"", bdat=[])
+                cur = dict(commands=[], data=b"", bdat=[], client=self.client_address[0], helo=None)
                 while True:
                     line = self.rfile.readline(10000)
                     if not line:
                         return
                     cmd = line.rstrip(b"\r\n").decode(errors="replace")
                     verb = cmd.split(" ", 1)[0].upper()
-                    if verb == "EHLO":
+                    session["commands"].append(cmd)
+                    if verb == "EHLO" and ehlo_reply:
+                        w.write(ehlo_reply.encode() + b"\r\n")
+                    elif verb == "EHLO":
+                        cur["helo"] = cmd
                         w.write(b"250-raw.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-DSN\r\n250 CHUNKING\r\n")
+                    elif verb == "HELO":
+                        cur["helo"] = cmd
+                        w.write(b"250 raw.test\r\n")
                     elif verb in ("MAIL", "RCPT"):
                         cur["commands"].append(cmd)
                         w.write(b"250 2.1.0 ok\r\n")
@@ -258,8 +290,10 @@ class RawPeer:
                                 break
                             data += dl[1:] if dl.startswith(b"..") else dl
                         cur["data"] = data
+                        if data_delay:
+                            time.sleep(data_delay)
                         peer.messages.append(cur)
-                        cur = dict(commands=[], data=b"", bdat=[])
+                        cur = dict(commands=[], data=b"", bdat=[], client=cur["client"], helo=cur["helo"])
                         w.write(b"250 2.0.0 data ok\r\n")
                     elif verb == "BDAT":
                         parts = cmd.split()
@@ -267,8 +301,10 @@ class RawPeer:
                         cur["data"] += self.rfile.read(n)
                         cur["bdat"].append(cmd)
                         if len(parts) > 2 and parts[2].upper() == "LAST":
+                            if data_delay:
+                                time.sleep(data_delay)
                             peer.messages.append(cur)
-                            cur = dict(commands=[], data=b"", bdat=[])
+                            cur = dict(commands=[], data=b"", bdat=[], client=cur["client"], helo=cur["helo"])
                             w.write(b"250 2.0.0 bdat ok\r\n")
                         else:
                             w.write(b"250 2.0.0 chunk ok\r\n")
@@ -282,8 +318,10 @@ class RawPeer:
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
             daemon_threads = True
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
         self.server = Server((host, port), Handler)
+        self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self):
