@@ -39,12 +39,15 @@ private:
     bool settle(const QueueId& id);                  // false: the spool is not writable
     bool send_notice(const QueueEnvelope& env, const std::vector<courierd::NoticeItem>& items);
     bool append(const QueueId& id, const StatusRecord& r, bool durable);
-    bool load(const QueueId& id, bool ignore_retry);
+    bool load(const QueueId& id, bool ignore_retry, bool priority = false);
     bool load_due();
     bool maybe_scan();
     bool read_trigger();
     void dispatch();
     int poll_timeout() const;
+    // The periodic rescan also finds messages whose FIFO notice was dropped, so it runs
+    // every 5 minutes even when queuefill is 0.
+    long refill_interval() const { return limits_.fill > 0 ? limits_.fill : 300; }
     void want_scan(bool forced) { scan_wanted_ = true; scan_forced_ |= forced; }
 
     const Paths& paths_ = paths();
@@ -60,6 +63,9 @@ private:
     bool scan_wanted_ = true, scan_forced_ = true, flush_pending_ = false;
     bool draining_ = false;   // SIGHUP: no new deliveries, exit once none is in progress
     std::time_t next_scan_allowed_ = 0, next_refill_ = 0;
+    bool filled_up_ = false;   // the last scan stopped because memory was full
+    bool refilling_ = false;   // this scan is a queuefill refill: its finds get priority
+    std::string backuprelay_;   // host of the backuprelay file, "" when none
 };
 
 Status ensure_spool(uid_t uid, gid_t gid) {
@@ -91,6 +97,7 @@ Status Scheduler::start_up() {
 
     settle_opts_.retry = load_retry_settings(config_);
     settle_opts_.backuprelay = config_.exists("backuprelay");
+    backuprelay_ = config_.first_line("backuprelay").value_or("");
     settle_opts_.backscatter_sources = load_backscatter_sources(config_);
     notice_.me = config_.me();
     notice_.dsnfrom = config_.first_line("dsnfrom").value_or("");
@@ -103,7 +110,7 @@ Status Scheduler::start_up() {
                                               std::max<size_t>(10 * limits_.hi, 10000));
     now_ = std::time(nullptr);
     clean_spool_tmp(paths_.spool_tmp(), now_, kStaleTmpAge);
-    next_refill_ = now_ + (limits_.fill > 0 ? limits_.fill : 300);
+    next_refill_ = now_ + refill_interval();
     log_info("courierd: scheduler started queuelo=" + std::to_string(limits_.lo) +
              " queuehi=" + std::to_string(limits_.hi));
     return ok_status();
@@ -228,7 +235,7 @@ bool Scheduler::settle(const QueueId& id) {
 }
 
 // Takes one message from disk into memory, unless its retry time has not come.
-bool Scheduler::load(const QueueId& id, bool ignore_retry) {
+bool Scheduler::load(const QueueId& id, bool ignore_retry, bool priority) {
     if (state_->holds(id.text)) return true;
     auto m = load_message(paths_.spool, id);
     if (!m) {
@@ -247,7 +254,11 @@ bool Scheduler::load(const QueueId& id, bool ignore_retry) {
         return true;
     }
     state_->waiting().remove(id.text);
-    state_->add_message(make_message(m->envelope, m->queue_file, m->status), now_, fx);
+    Message msg = make_message(m->envelope, m->queue_file, m->status);
+    for (size_t i : courierd::reroute_to_backuprelay(msg, backuprelay_, now_, settle_opts_.retry))
+        log_info("backuprelay id=" + id.text + " rcpt=<" + log_safe(msg.rcpts[i].address) +
+                 "> relay=" + log_safe(backuprelay_));
+    state_->add_message(std::move(msg), now_, fx, priority);
     return execute(fx);
 }
 
@@ -261,21 +272,27 @@ bool Scheduler::load_due() {
     return true;
 }
 
-// Fills memory from the spool, oldest first: at start-up, after a flush, periodically
-// (queuefill), and when memory fell below queuelo while mail was left on disk.
+// Fills memory from the spool, oldest first: at start-up, after a flush, when memory
+// fell below queuelo while mail was left on disk, and every queuefill interval. A
+// refill after a scan that stopped because memory was full (queuefill, courier(8))
+// puts the older messages it finds at the top of the scheduling queue.
 bool Scheduler::maybe_scan() {
     if (now_ >= next_refill_) {
         want_scan(true);
-        next_refill_ = now_ + (limits_.fill > 0 ? limits_.fill : 300);
+        refilling_ |= filled_up_ && limits_.fill > 0;
+        next_refill_ = now_ + refill_interval();
     }
     size_t count = state_->message_count();
     if (!scan_wanted_ || count >= limits_.hi || now_ < next_scan_allowed_) return true;
     if (!scan_forced_ && count >= limits_.lo) return true;
     bool ok = true;
+    size_t loaded = 0;
     bool complete = scan_spool(paths_.spool_msgs(), [&](const QueueId& id) {
         if (!ok || state_->message_count() >= limits_.hi) return false;
         if (!flush_pending_ && state_->waiting().contains(id.text)) return true;
-        ok = load(id, flush_pending_);
+        size_t before = state_->message_count();
+        ok = load(id, flush_pending_, refilling_);
+        loaded += state_->message_count() > before;
         return true;
     });
     if (!ok) return false;
@@ -283,11 +300,14 @@ bool Scheduler::maybe_scan() {
     scan_forced_ = false;
     scan_wanted_ = !complete;   // memory filled up first: come back below queuelo
     log_info("courierd: queue scan in_memory=" + std::to_string(state_->message_count()) +
-             " queuehi=" + std::to_string(limits_.hi) + " complete=" + (complete ? "yes" : "no"));
+             " queuehi=" + std::to_string(limits_.hi) + " complete=" + (complete ? "yes" : "no") +
+             (refilling_ ? " refill=" + std::to_string(loaded) : std::string()));
+    refilling_ = false;
     if (complete) {
         flush_pending_ = false;
         state_->waiting().clear_overflow();
     }
+    filled_up_ = !complete;
     return true;
 }
 

@@ -81,16 +81,18 @@ std::string delivery_log_line(const Message& m, size_t index, const std::string&
            " attempt=" + std::to_string(m.attempts + 1) + " text=" + log_safe(text);
 }
 
-void SchedulerState::queue_work(ModuleQueue& mq, const std::string& host, WorkItem item) {
+void SchedulerState::queue_work(ModuleQueue& mq, const std::string& host, WorkItem item,
+                                bool priority) {
     HostQueue& hq = mq.hosts[host];
-    hq.work.push_back(std::move(item));
+    (priority ? hq.urgent : hq.work).push_back(std::move(item));
     if (!hq.runnable && hq.in_use < mq.config.maxhost) {
         hq.runnable = true;
-        mq.runnable.push_back(host);
+        if (priority) mq.runnable.push_front(host);
+        else mq.runnable.push_back(host);
     }
 }
 
-void SchedulerState::add_message(Message m, std::time_t now, Effects& fx) {
+void SchedulerState::add_message(Message m, std::time_t now, Effects& fx, bool priority) {
     std::string qid = m.id.text;
     if (holds(qid)) return;
     Message& msg = messages_.emplace(qid, std::move(m)).first->second;
@@ -112,7 +114,8 @@ void SchedulerState::add_message(Message m, std::time_t now, Effects& fx) {
             size_t end = std::min(indexes.size(), start + per);
             queue_work(mod->second, key.second,
                        WorkItem{qid, std::vector<size_t>(indexes.begin() + static_cast<long>(start),
-                                                         indexes.begin() + static_cast<long>(end))});
+                                                         indexes.begin() + static_cast<long>(end))},
+                       priority);
         }
     }
     settle(qid, now, fx);
@@ -125,11 +128,12 @@ std::vector<PlannedDelivery> SchedulerState::plan_deliveries() {
             std::string host = std::move(mq.runnable.front());
             mq.runnable.pop_front();
             HostQueue& hq = mq.hosts[host];
-            WorkItem item = std::move(hq.work.front());
-            hq.work.pop_front();
+            std::deque<WorkItem>& from = hq.urgent.empty() ? hq.work : hq.urgent;
+            WorkItem item = std::move(from.front());
+            from.pop_front();
             ++hq.in_use;
             ++mq.in_use;
-            hq.runnable = !hq.work.empty() && hq.in_use < mq.config.maxhost;
+            hq.runnable = !hq.empty() && hq.in_use < mq.config.maxhost;
             if (hq.runnable) mq.runnable.push_back(host);   // hosts take turns
 
             Message& msg = messages_.at(item.qid);
@@ -217,11 +221,11 @@ void SchedulerState::finish_delivery(unsigned long id, std::time_t now, Effects&
     HostQueue& hq = host->second;
     --hq.in_use;
     --mq.in_use;
-    if (!hq.runnable && !hq.work.empty() && hq.in_use < mq.config.maxhost) {
+    if (!hq.runnable && !hq.empty() && hq.in_use < mq.config.maxhost) {
         hq.runnable = true;
         mq.runnable.push_back(d.host);
     }
-    if (hq.work.empty() && hq.in_use == 0) mq.hosts.erase(host);
+    if (hq.empty() && hq.in_use == 0) mq.hosts.erase(host);
     settle(d.qid, now, fx);
 }
 

@@ -72,7 +72,11 @@ public:
 
     // Takes a message into memory; its recipients without a final record become
     // pending work. A message with nothing left to do is settled at once.
-    void add_message(Message m, std::time_t now, Effects& fx);
+    // `priority` (queuefill, courier(8)): an older message that a refill found on disk
+    // goes to the top of the scheduling queue: its work is handed out before the other
+    // work of its host (priority work in arrival order), and a host that had no work
+    // gets its turn first.
+    void add_message(Message m, std::time_t now, Effects& fx, bool priority = false);
     bool holds(const std::string& qid) const { return messages_.count(qid) != 0; }
     size_t message_count() const { return messages_.size(); }
     size_t deliveries_in_progress() const { return deliveries_.size(); }
@@ -90,8 +94,10 @@ public:
 private:
     struct WorkItem { std::string qid; std::vector<size_t> rcpts; };
     struct HostQueue {
+        std::deque<WorkItem> urgent;   // priority work, handed out first
         std::deque<WorkItem> work;
         unsigned in_use = 0;
+        bool empty() const { return urgent.empty() && work.empty(); }
         bool runnable = false;   // listed in ModuleQueue::runnable
     };
     struct ModuleQueue {
@@ -106,7 +112,7 @@ private:
         std::vector<bool> reported;
     };
 
-    void queue_work(ModuleQueue& mq, const std::string& host, WorkItem item);
+    void queue_work(ModuleQueue& mq, const std::string& host, WorkItem item, bool priority);
     void record(Message& m, const std::string& module, size_t index, DeliveryStatus status,
                 const std::string& text, std::time_t now, Effects& fx);
     Status apply_result(const std::string& module, const DeliveryResult& r, std::time_t now,

@@ -188,3 +188,30 @@ TEST_CASE("WaitingMessages: bounded, ordered, flushable") {
     CHECK(w.pop_due(70) == "B");
     CHECK(w.size() == 0);
 }
+
+TEST_CASE("scheduler: queuefill puts older messages found on disk at the top") {
+    // One delivery slot: the order of the requests is the scheduling order.
+    SchedulerState st({module("esmtp", 1, 1, 10)}, 100);
+    Effects fx;
+    st.add_message(message(10, {{"esmtp", "x.org"}}), 1000, fx);   // new mail
+    st.add_message(message(11, {{"esmtp", "x.org"}}), 1000, fx);
+    // A refill finds two older messages, oldest first: they go first, in that order.
+    st.add_message(message(1, {{"esmtp", "x.org"}}), 1000, fx, true);
+    st.add_message(message(2, {{"esmtp", "x.org"}}), 1000, fx, true);
+    // And a host that had no work is served before the other hosts.
+    st.add_message(message(12, {{"esmtp", "y.org"}}), 1000, fx);
+    st.add_message(message(3, {{"esmtp", "z.org"}}), 1000, fx, true);
+    std::vector<std::string> order;
+    for (int round = 0; round < 6; ++round) {
+        auto plan = st.plan_deliveries();
+        REQUIRE(plan.size() == 1);
+        order.push_back(plan[0].request.qid);
+        CHECK(st.apply_reply("esmtp", result(plan[0].request.id, 0, DeliveryStatus::ok), 1001, fx));
+        CHECK(st.apply_reply("esmtp", done(plan[0].request.id), 1001, fx));
+    }
+    auto q = [](unsigned seq) { return QueueId::make(0x60000000, 1, seq).text; };
+    // z.org (priority host) first; then hosts take turns: x.org (its priority work
+    // first, oldest first), y.org, x.org, ...
+    CHECK(order == std::vector<std::string>{q(3), q(1), q(12), q(2), q(10), q(11)});
+    CHECK(st.message_count() == 0);
+}

@@ -16,6 +16,19 @@ std::string strip_code(const std::string& text) {
 
 }  // namespace
 
+std::vector<size_t> reroute_to_backuprelay(Message& m, const std::string& relay,
+                                           std::time_t now, const RetrySettings& s) {
+    std::vector<size_t> out;
+    if (relay.empty() || now - m.arrival < s.warntime) return out;
+    for (size_t i = 0; i < m.rcpts.size() && i < m.phase.size(); ++i) {
+        if (m.rcpts[i].module != "esmtp" || m.phase[i] != RcptPhase::pending) continue;
+        if (m.rcpts[i].host == relay) continue;
+        m.rcpts[i].host = relay;
+        out.push_back(i);
+    }
+    return out;
+}
+
 bool notify_wants(const std::string& notify, NoticeItem::Action action) {
     std::string n;
     for (char c : notify) n += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -88,8 +101,8 @@ Settlement plan_settlement(const QueueEnvelope& env, const std::vector<StatusRec
     out.remove = std::all_of(final_.begin(), final_.end(), [](bool f) { return f; });
     if (!out.remove) {
         out.next = next_attempt(now, env.arrival, out.attempts, opts.retry);
-        // backuprelay replaces the warning (courier(8)); forwarding to it is the
-        // outbound module's, so here the warning is simply not sent.
+        // backuprelay replaces the warning for every message (courier(8)); the
+        // rerouting itself is reroute_to_backuprelay's, when the message is loaded.
         if (!opts.backuprelay && warning_due(now, env.arrival, warned, opts.retry)) {
             for (size_t i = 0; i < n; ++i)
                 if (!final_[i] && notify_wants(env.rcpts[i].notify, NoticeItem::Action::delayed))

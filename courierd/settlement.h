@@ -8,6 +8,7 @@
 #include <ctime>
 #include <string>
 #include <vector>
+#include "courierd/message_state.h"
 #include "courierd/retry.h"
 #include "lib/queue.h"
 
@@ -46,6 +47,16 @@ struct SettlementOptions {
 
 Settlement plan_settlement(const QueueEnvelope& env, const std::vector<StatusRecord>& log,
                            std::time_t now, const SettlementOptions& opts);
+
+// backuprelay (courier(8)): once warntime has passed since arrival, the recipients of
+// the esmtp module that are still pending are sent to `relay` (the first line of the
+// backuprelay file) instead of their own domain: their host becomes `relay`, which
+// courieresmtp routes like any mail domain (esmtproutes, then MX, then A). Recipients
+// of other modules (local mail) stay where they are. Returns the rerouted indexes;
+// nothing when `relay` is empty. Applied each time a message is loaded for an attempt,
+// so the queue file keeps the original host.
+std::vector<size_t> reroute_to_backuprelay(Message& m, const std::string& relay,
+                                           std::time_t now, const RetrySettings& s);
 
 // NOTIFY rules (RFC 3461 4.1): an absent NOTIFY means FAILURE and DELAY; NEVER means
 // nothing; SUCCESS only when asked for.

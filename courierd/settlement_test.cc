@@ -160,3 +160,26 @@ TEST_CASE("notify_wants follows RFC 3461") {
     CHECK_FALSE(courierd::notify_wants("NEVER", A::failed));
     CHECK_FALSE(courierd::notify_wants("SUCCESS", A::failed));
 }
+
+TEST_CASE("backuprelay: after warntime, pending esmtp recipients go to the relay") {
+    QueueEnvelope env = envelope({"", "", ""});
+    env.rcpts[1].module = "local";
+    env.rcpts[1].host = "alice";
+    StatusSummary st;
+    st.final_rcpt = {false, false, true};   // the third is already delivered
+    RetrySettings s;
+    s.warntime = 100;
+    Message m = make_message(env, "Q", st);
+
+    CHECK(courierd::reroute_to_backuprelay(m, "backup.example", env.arrival + 99, s).empty());
+    CHECK(m.rcpts[0].host == "x.org");
+    CHECK(courierd::reroute_to_backuprelay(m, "", env.arrival + 100, s).empty());
+
+    auto moved = courierd::reroute_to_backuprelay(m, "backup.example", env.arrival + 100, s);
+    CHECK(moved == std::vector<size_t>{0});
+    CHECK(m.rcpts[0].host == "backup.example");
+    CHECK(m.rcpts[1].host == "alice");        // local mail is never rerouted
+    CHECK(m.rcpts[2].host == "x.org");        // nor a recipient that is done
+    // Already rerouted: nothing more to report.
+    CHECK(courierd::reroute_to_backuprelay(m, "backup.example", env.arrival + 200, s).empty());
+}

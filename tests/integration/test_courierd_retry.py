@@ -1,8 +1,8 @@
 """courierd retry schedule, flush, mailq and cancelmsg (issue 5), with short intervals.
 
 A local recipient whose home is not writable is deferred (451 4.2.0) until the test
-makes it writable again. Retries against a real SMTP peer need the outbound module
-(issue 6); a scripted module stands in for it in test_courierd_notices.py."""
+makes it writable again. Retries against a real SMTP peer (courieresmtp): see
+test_courierd_outbound.py."""
 
 import json
 import os
