@@ -89,6 +89,8 @@ std::optional<std::string> convert_multipart(std::string_view body, const std::s
                 out += *conv;
                 out += '\n';
             }
+            // The delimiter line is copied as it is: junk after the boundary must be 7-bit.
+            if (has_8bit(body.substr(pos, next - pos))) return std::nullopt;
             out += body.substr(pos, next - pos);
             if (closing) {
                 out += body.substr(next);   // epilogue, unchanged (must be 7-bit anyway)
@@ -96,6 +98,9 @@ std::optional<std::string> convert_multipart(std::string_view body, const std::s
             }
             part_start = next;
         } else if (part_start == std::string_view::npos) {
+            // The preamble is copied as it is, so, like the epilogue, it must already
+            // be 7-bit (found by fuzzing: tests/fuzz/regressions/outbound_mime/).
+            if (has_8bit(body.substr(pos, next - pos))) return std::nullopt;
             out += body.substr(pos, next - pos);   // preamble
         }
         if (end == std::string_view::npos) break;
@@ -152,8 +157,8 @@ std::string quoted_printable(std::string_view body) {
         size_t end = body.find('\n', pos);
         bool has_lf = end != std::string_view::npos;
         std::string_view line = body.substr(pos, (has_lf ? end : body.size()) - pos);
-        bool crlf = !line.empty() && line.back() == '\r';
-        if (crlf) line.remove_suffix(1);
+        // The queue stores LF line ends, so a CR here is message data: it is encoded
+        // (=0D) like any other control byte, never dropped (found by fuzzing).
         size_t col = 0;
         for (size_t i = 0; i < line.size(); ++i) {
             auto c = static_cast<unsigned char>(line[i]);

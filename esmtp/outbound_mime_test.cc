@@ -43,4 +43,9 @@ TEST_CASE("7-bit conversion: impossible cases") {
     CHECK_FALSE(convert_to_7bit("Content-Transfer-Encoding: binary\n\n\xff\n"));
     CHECK_FALSE(convert_to_7bit("Content-Type: multipart/mixed; boundary=x\n\n--x\n\n\xff\n"));   // unterminated
     CHECK(convert_to_7bit("Subject: plain\n\nascii\n") == std::string("Subject: plain\n\nascii\n"));
+    // A CR before LF is data in the LF-ended queue: kept, as =0D.
+    CHECK(quoted_printable("a\r\nb\r\r\n") == "a=0D\nb=0D=0D\n");
+    // 8-bit text in the preamble cannot be converted (it is copied as it is): found by
+    // fuzzing, tests/fuzz/regressions/outbound_mime/preamble_8bit.
+    CHECK_FALSE(convert_to_7bit("Content-Type: multipart/mixed; boundary=x\n\ncaf\xc3\xa9\n--x\n\nok\n--x--\n"));
 }
