@@ -41,11 +41,6 @@ bool notify_wants(const std::string& notify, NoticeItem::Action action) {
     return false;
 }
 
-std::string backscatter_source(const QueueEnvelope& env) {
-    if (env.source == "esmtp") return env.auth_user.empty() ? "smtp" : "authsmtp";
-    return env.source;
-}
-
 Settlement plan_settlement(const QueueEnvelope& env, const std::vector<StatusRecord>& log,
                            std::time_t now, const SettlementOptions& opts) {
     Settlement out;
@@ -116,7 +111,7 @@ Settlement plan_settlement(const QueueEnvelope& env, const std::vector<StatusRec
         out.report.clear();
         out.delay.clear();
     }
-    if (!suppress_backscatter_from(backscatter_source(env), opts.backscatter_sources))
+    if (!suppress_backscatter_from(backscatter_source(env.source, env.auth_user), opts.backscatter_sources))
         out.backscatter_add.clear();
     return out;
 }

@@ -62,8 +62,4 @@ std::vector<size_t> reroute_to_backuprelay(Message& m, const std::string& relay,
 // nothing; SUCCESS only when asked for.
 bool notify_wants(const std::string& notify, NoticeItem::Action action);
 
-// The message source as BOFHSUPPRESSBACKSCATTER names it: "smtp" for unauthenticated
-// and "authsmtp" for authenticated ESMTP mail; the queue's source name otherwise.
-std::string backscatter_source(const QueueEnvelope& env);
-
 }  // namespace courierd

@@ -102,3 +102,8 @@ Status BackscatterList::expire(std::time_t now) {
         if (Status e = store_.erase(k); !e) return e;
     return ok_status();
 }
+
+std::string backscatter_source(std::string_view source, std::string_view auth_user) {
+    if (source == "esmtp") return auth_user.empty() ? "smtp" : "authsmtp";
+    return std::string(source);
+}

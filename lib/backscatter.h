@@ -30,6 +30,9 @@ std::vector<std::string> parse_backscatter_sources(const std::vector<std::string
 std::vector<std::string> load_backscatter_sources(const ConfigDir& config);
 // True when failures of mail from `source` ("smtp", "authsmtp", "local", ...) block.
 bool suppress_backscatter_from(std::string_view source, const std::vector<std::string>& sources);
+// The BOFHSUPPRESSBACKSCATTER name of a message's source: esmtp mail is "smtp", or
+// "authsmtp" when the client authenticated; other sources keep their own name.
+std::string backscatter_source(std::string_view source, std::string_view auth_user);
 
 class BackscatterList {
 public:

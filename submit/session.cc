@@ -33,11 +33,6 @@ bool valid_source(std::string_view source) {
     return source == "esmtp" || source == "local" || source == "dsn" || source == "forward";
 }
 
-std::string backscatter_source(std::string_view source, std::string_view auth_user) {
-    if (source == "esmtp") return auth_user.empty() ? "smtp" : "authsmtp";
-    return std::string(source);
-}
-
 SubmitSession::SubmitSession(int in_fd, int out_fd, SubmitOptions opts)
     : opts_(std::move(opts)), in_(in_fd, opts_.max_line), out_fd_(out_fd), cfg_(opts_.config_dir),
       vhosts_(cfg_),

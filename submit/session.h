@@ -42,10 +42,6 @@ struct SubmitOptions {
 
 bool valid_source(std::string_view source);
 
-// The BOFHSUPPRESSBACKSCATTER name of a message's source (courier(8), bofh): esmtp mail
-// is "smtp", or "authsmtp" when the client authenticated; the others keep their name.
-std::string backscatter_source(std::string_view source, std::string_view auth_user);
-
 class SubmitSession {
 public:
     SubmitSession(int in_fd, int out_fd, SubmitOptions opts);
