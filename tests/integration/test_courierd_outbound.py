@@ -39,23 +39,12 @@ class PeerTestCase(harness.InstanceTestCase):
             mta.write_config(name, value + "\n")
         cls.sender = mta.add_user()
 
-    @classmethod
-    def setUpClass(cls):
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.stop_peers()
-            raise
 
     @classmethod
-    def stop_peers(cls):
+    def release(cls):
         for p in getattr(cls, "peers", []):
             p.stop()
 
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.stop_peers()
 
     def send(self, rcpt, subject, tempfail=True):
         if tempfail:
@@ -65,7 +54,7 @@ class PeerTestCase(harness.InstanceTestCase):
         self.assertIsNotNone(qid, replies)
         return qid
 
-    def release(self, rcpt):
+    def let_through(self, rcpt):
         self.peer.rcpt_replies.pop(rcpt.lower(), None)
 
     def received(self, peer, subject, timeout=30):
@@ -88,7 +77,7 @@ class RetryTest(PeerTestCase):
         rcpt = "retry1@peer.test"
         qid = self.send(rcpt, "retried")
         harness.wait_for(lambda: len(self.retries(qid)) >= 4, timeout=40, what="four retry records")
-        self.release(rcpt)
+        self.let_through(rcpt)
         got = self.received(self.peer, "retried")
         self.assertEqual(got[0]["rcpts"], [rcpt])
         self.gone(qid)
@@ -107,7 +96,7 @@ class RetryTest(PeerTestCase):
         qid = self.send(rcpt, "schedule")
         harness.wait_for(lambda: len(self.retries(qid)) >= 5, timeout=40, what="five retry records")
         log = cs.status_log(self.mta, qid)
-        self.release(rcpt)
+        self.let_through(rcpt)
         waits, attempts, due = [], [], None
         last_deferral = None
         for r in log:
@@ -142,7 +131,7 @@ class FlushTest(PeerTestCase):
         one = self.deferred("flush1@peer.test", "flush-one")
         others = [self.deferred(f"flush{i}@peer.test", f"flush-all-{i}") for i in (2, 3)]
         for r in ("flush1@peer.test", "flush2@peer.test", "flush3@peer.test"):
-            self.release(r)
+            self.let_through(r)
         self.mta.run("sbin/courier", "flush", one)
         self.received(self.peer, "flush-one")
         self.gone(one)

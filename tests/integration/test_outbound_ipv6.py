@@ -26,16 +26,9 @@ def message(subject):
 
 
 class OutboundIpv6Test(harness.InstanceTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.mta = harness.Instance()
-        try:
-            cls.configure(cls.mta)
-            cls.mta.run("sbin/courier", "start")
-        except BaseException:
-            cls.mta.stop()
-            cls.stop_peers()
-            raise
+    # Only courierd: mail enters through submit, so the test does not depend on
+    # the receiving side.
+    start_esmtpd = False
 
     @classmethod
     def configure(cls, mta):
@@ -51,7 +44,7 @@ class OutboundIpv6Test(harness.InstanceTestCase):
             cls.peers["four"] = SmtpPeer(NET + "3", 25).start()
             cls.peers["six"] = RawPeer("::1", 0).start()
         except BaseException:
-            cls.stop_peers()
+            cls.release()
             raise
         six_port = cls.peers["six"].port
         mta.write_config("dnsserver", f"127.0.0.1@{cls.dns.port}\n")
@@ -60,16 +53,12 @@ class OutboundIpv6Test(harness.InstanceTestCase):
         mta.write_config("esmtproutes", f"six.test: [::1],{six_port}\n")
 
     @classmethod
-    def stop_peers(cls):
+    def release(cls):
         for p in getattr(cls, "peers", {}).values():
             p.stop()
         if getattr(cls, "dns", None):
             cls.dns.stop()
 
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.stop_peers()
 
     def tearDown(self):
         etc = self.mta.path("etc")

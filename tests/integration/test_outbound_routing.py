@@ -33,18 +33,9 @@ def message(subject, body="hello\n.leading dot\n"):
 
 
 class OutboundRoutingTest(harness.InstanceTestCase):
-    @classmethod
-    def setUpClass(cls):
-        # Only courierd: mail enters through submit, so the test does not depend on
-        # the receiving side.
-        cls.mta = harness.Instance()
-        try:
-            cls.configure(cls.mta)
-            cls.mta.run("sbin/courier", "start")
-        except BaseException:
-            cls.mta.stop()
-            cls.stop_peers()
-            raise
+    # Only courierd: mail enters through submit, so the test does not depend on
+    # the receiving side.
+    start_esmtpd = False
 
     @classmethod
     def configure(cls, mta):
@@ -57,22 +48,18 @@ class OutboundRoutingTest(harness.InstanceTestCase):
             cls.peers["small"] = SmtpPeer(NET + "6", 25, size_limit=1000, smtputf8=False).start()
             cls.peers["raw"] = RawPeer(NET + "7", 25).start()
         except BaseException:
-            cls.stop_peers()
+            cls.release()
             raise
         mta.write_config("dnsserver", f"127.0.0.1@{cls.dns.port}\n")
         mta.write_config("esmtpdelay", "0\n")
 
     @classmethod
-    def stop_peers(cls):
+    def release(cls):
         for p in getattr(cls, "peers", {}).values():
             p.stop()
         if getattr(cls, "dns", None):
             cls.dns.stop()
 
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.stop_peers()
 
     def send(self, rcpts, subject, local_ip=None):
         submit_message(self.mta, "sender@client.example", rcpts, message(subject), local_ip=local_ip)
@@ -242,25 +229,14 @@ class RelayThroughSmtpTest(harness.InstanceTestCase):
         with open(mta.path("etc", "esmtpd"), "a") as f:
             f.write("RELAYCLIENT=\n")
 
-    @classmethod
-    def setUpClass(cls):
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.stop_servers()
-            raise
 
     @classmethod
-    def stop_servers(cls):
+    def release(cls):
         if getattr(cls, "peer", None):
             cls.peer.stop()
         if getattr(cls, "dns", None):
             cls.dns.stop()
 
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.stop_servers()
 
     def test_relayed_message_reaches_the_mx(self):
         with self.mta.smtp() as s:

@@ -33,32 +33,21 @@ class OutboundSessionsTest(harness.InstanceTestCase):
             cls.peers["ping"] = RawPeer(NET + "5", 25).start()
             cls.peers["vhost"] = SmtpPeer(NET + "6", 25).start()
         except BaseException:
-            cls.stop_peers()
+            cls.release()
             raise
         mta.write_config("dnsserver", f"127.0.0.1@{cls.dns.port}\n")
         mta.write_config("esmtpdelay", "0\n")
         with open(mta.path("etc", "esmtpd"), "a") as f:
             f.write("RELAYCLIENT=\n")
 
-    @classmethod
-    def setUpClass(cls):
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.stop_peers()
-            raise
 
     @classmethod
-    def stop_peers(cls):
+    def release(cls):
         for p in getattr(cls, "peers", {}).values():
             p.stop()
         if getattr(cls, "dns", None):
             cls.dns.stop()
 
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.stop_peers()
 
     def send(self, rcpt, subject):
         submit_message(self.mta, "sender@client.example", [rcpt], message(subject))
