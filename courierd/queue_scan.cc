@@ -11,6 +11,7 @@
 #include <vector>
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "lib/process.h"
 
 namespace {
 
@@ -42,7 +43,7 @@ bool writer_is_gone(const std::string& name) {
     auto id = QueueId::parse(std::string_view(name).substr(1));
     if (!id) return false;
     long pid = std::strtol(id->text.substr(9, 8).c_str(), nullptr, 16);
-    return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) < 0 && errno == ESRCH;
+    return pid > 1 && process_exited(static_cast<pid_t>(pid));
 }
 
 }  // namespace

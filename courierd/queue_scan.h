@@ -9,8 +9,6 @@
 #include "lib/queue.h"
 #include "lib/result.h"
 
-// Removes the files in `tmp_dir` last changed more than `max_age` seconds before `now`:
-// what a submit that crashed before its link left behind.
 // Removes files of spool/tmp older than max_age, and at once those whose submit process
 // (named by the pid in the T<qid> name) no longer exists: they can never be committed.
 void clean_spool_tmp(const std::string& tmp_dir, std::time_t now, long max_age);

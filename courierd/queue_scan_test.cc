@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <utime.h>
 #include <cstdlib>
 #include "courierd/queue_scan.h"
 #include "lib/fileio.h"
+#include "lib/process.h"
 
 namespace {
 
@@ -84,12 +86,21 @@ TEST_CASE("scan_spool: oldest first, stops on request, removes orphan status log
     // submit (this process's pid) stays.
     std::string dead = "T" + QueueId::make(std::time(nullptr), 0x7ffffff0, 1).text;
     std::string live = "T" + QueueId::make(std::time(nullptr), ::getpid(), 1).text;
+    // A submit that was killed but not yet reaped (a zombie) is gone too.
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) _exit(0);
+    for (int i = 0; i < 200 && !process_exited(child); ++i) usleep(10000);
+    std::string zombie = "T" + QueueId::make(std::time(nullptr), child, 1).text;
     REQUIRE(write_file_durably(spool + "/tmp", dead, "x", 0640).ok());
     REQUIRE(write_file_durably(spool + "/tmp", live, "x", 0640).ok());
+    REQUIRE(write_file_durably(spool + "/tmp", zombie, "x", 0640).ok());
     clean_spool_tmp(spool + "/tmp", std::time(nullptr), 3600);
+    waitpid(child, nullptr, 0);
     CHECK(!path_exists(spool + "/tmp/Told"));
     CHECK(path_exists(spool + "/tmp/Tnew"));
     CHECK(!path_exists(spool + "/tmp/" + dead));
+    CHECK(!path_exists(spool + "/tmp/" + zombie));
     CHECK(path_exists(spool + "/tmp/" + live));
     unlink((spool + "/tmp/" + live).c_str());
 

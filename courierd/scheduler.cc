@@ -280,6 +280,8 @@ bool Scheduler::maybe_scan() {
     if (now_ >= next_refill_) {
         want_scan(true);
         refilling_ |= filled_up_ && limits_.fill > 0;
+        // A submit killed while courierd runs leaves its tmp file; do not wait for a restart.
+        clean_spool_tmp(paths_.spool_tmp(), now_, kStaleTmpAge);
         next_refill_ = now_ + refill_interval();
     }
     size_t count = state_->message_count();

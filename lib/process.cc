@@ -201,12 +201,17 @@ pid_t read_live_pid(const std::string& path) {
     auto text = read_file(path, 64);
     if (!text) return -1;
     long pid = std::strtol(text->c_str(), nullptr, 10);
-    if (pid <= 1) return -1;
-    if (::kill(static_cast<pid_t>(pid), 0) < 0 && errno == ESRCH) return -1;
-    // A zombie has exited; only its parent has not reaped it yet.
+    if (pid <= 1 || process_exited(static_cast<pid_t>(pid))) return -1;
+    return static_cast<pid_t>(pid);
+}
+
+bool process_exited(pid_t pid) {
+    if (::kill(pid, 0) < 0 && errno == ESRCH) return true;
+    // A zombie has exited; only its parent has not reaped it yet (a parent that was
+    // itself killed leaves it to init, which in a container may never reap it).
     if (auto stat = read_file("/proc/" + std::to_string(pid) + "/stat", 4096)) {
         auto paren = stat->rfind(')');
-        if (paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z') return -1;
+        if (paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z') return true;
     }
-    return static_cast<pid_t>(pid);
+    return false;
 }

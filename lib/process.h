@@ -56,6 +56,8 @@ void daemonize();
 Status write_pid_file(const std::string& path);   // atomically, with the current pid
 // Pid from a pid file if that process is alive, else -1.
 pid_t read_live_pid(const std::string& path);
+// True when no process `pid` exists or it is a zombie (EPERM means it is alive).
+bool process_exited(pid_t pid);
 // Marks fd close-on-exec.
 void set_cloexec(int fd);
 void set_nonblock(int fd, bool on);
