@@ -34,7 +34,8 @@ def write_as(user, path, text, mode=0o600):
 
 
 def maildir_messages(path):
-    if not os.path.isdir(os.path.join(path, "new")):
+    # courierlocal may be creating the Maildir right now (tmp, new, cur in turn).
+    if not all(os.path.isdir(os.path.join(path, d)) for d in ("tmp", "new", "cur")):
         return []
     md = mailbox.Maildir(path, factory=None, create=False)
     return [md[k] for k in md.keys()]
