@@ -121,6 +121,7 @@ class Instance:
         self.me = me
         self.port = port or free_port()
         self.users = []
+        self.mounts = []
         self.env = dict(os.environ, COURIER_ROOT=self.root)
         _live_instances.append(self)
         self._layout()
@@ -173,6 +174,24 @@ class Instance:
         os.chown(home, pw.pw_uid, pw.pw_gid)
         return name
 
+    def mount_tmpfs(self, path, size_kb, owner=None, mode=0o750):
+        """Mounts a small tmpfs at path (created if missing) for full-disk tests; its
+        previous contents are copied in. stop() unmounts it."""
+        os.makedirs(path, exist_ok=True)
+        st = os.stat(path)
+        saved = tempfile.mkdtemp(prefix="courier-tmpfs-")
+        try:
+            # cp -a keeps owners and modes (the spool's belong to the mail user).
+            subprocess.run(["cp", "-a", path + "/.", saved], check=True)
+            pw = pwd.getpwnam(owner) if owner else None
+            uid, gid = (pw.pw_uid, pw.pw_gid) if pw else (st.st_uid, st.st_gid)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k,mode={mode:o},uid={uid},gid={gid}",
+                            "tmpfs", path], check=True)
+            self.mounts.append(path)
+            subprocess.run(["cp", "-a", saved + "/.", path], check=True)
+        finally:
+            shutil.rmtree(saved, ignore_errors=True)
+
     # ---- running -----------------------------------------------------------------
     def run(self, *argv, check=True, timeout=30):
         """Runs an installed command of the instance (e.g. "sbin/courier", "start")."""
@@ -215,6 +234,9 @@ class Instance:
         for name in self.users:
             subprocess.run(["userdel", name], stderr=subprocess.DEVNULL)
         self.users = []
+        for mountpoint in reversed(self.mounts):
+            subprocess.run(["umount", "-l", mountpoint], stderr=subprocess.DEVNULL)
+        self.mounts = []
         shutil.rmtree(self.root, ignore_errors=True)
         if self in _live_instances:
             _live_instances.remove(self)
