@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <climits>
 #include <dirent.h>
+#include <idn2.h>
 #include <netdb.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,12 +21,14 @@ std::string trim(std::string_view s) {
     return std::string(s);
 }
 
-void append_lines(std::string_view text, std::vector<std::string>& out) {
+void append_lines(std::string_view text, const std::string& label, std::vector<ConfigLine>& out) {
     size_t pos = 0;
+    int lineno = 0;
     while (pos < text.size()) {
         size_t nl = text.find('\n', pos);
+        ++lineno;
         std::string line = trim(text.substr(pos, nl == text.npos ? text.npos : nl - pos));
-        if (!line.empty() && line[0] != '#') out.push_back(std::move(line));
+        if (!line.empty() && line[0] != '#') out.push_back({std::move(line), label + ":" + std::to_string(lineno)});
         if (nl == text.npos) break;
         pos = nl + 1;
     }
@@ -57,9 +60,9 @@ std::optional<std::string> ConfigDir::first_line(std::string_view name, std::str
     return trim(t.substr(0, t.find('\n')));
 }
 
-std::vector<std::string> ConfigDir::list(std::string_view name, std::string_view vhost) const {
-    std::vector<std::string> out;
-    std::string p = path(file_for(name, vhost));
+std::vector<ConfigLine> read_config_lines(const std::string& p, const std::string& label) {
+    std::vector<ConfigLine> out;
+    std::string name = label.empty() ? p.substr(p.rfind('/') + 1) : label;
     if (is_dir(p)) {
         std::vector<std::string> files;
         if (DIR* d = ::opendir(p.c_str())) {
@@ -72,15 +75,28 @@ std::vector<std::string> ConfigDir::list(std::string_view name, std::string_view
         }
         std::sort(files.begin(), files.end());
         for (const auto& f : files)
-            if (auto text = read_file(p + "/" + f, kMaxConfigFile)) append_lines(*text, out);
+            if (auto text = read_file(p + "/" + f, kMaxConfigFile)) append_lines(*text, name + "/" + f, out);
         return out;
     }
-    if (auto text = read_file(p, kMaxConfigFile)) append_lines(*text, out);
+    if (auto text = read_file(p, kMaxConfigFile)) append_lines(*text, name, out);
+    return out;
+}
+
+std::vector<ConfigLine> ConfigDir::lines(std::string_view name, std::string_view vhost) const {
+    std::string f = file_for(name, vhost);
+    return read_config_lines(path(f), f);
+}
+
+std::vector<std::string> ConfigDir::list(std::string_view name, std::string_view vhost) const {
+    std::vector<std::string> out;
+    for (auto& l : lines(name, vhost)) out.push_back(std::move(l.text));
     return out;
 }
 
 std::string ConfigDir::me(std::string_view vhost) const {
-    if (auto m = first_line("me", vhost); m && !m->empty()) return lowercase_ascii(*m);
+    if (auto m = first_line("me", vhost); m && !m->empty())
+        return lowercase_ascii(m->find('*') == std::string::npos ? *m
+                                                                 : expand_hostname_entry(*m, system_hostname()));
     return system_hostname();
 }
 
@@ -91,31 +107,73 @@ std::string ConfigDir::default_domain(std::string_view vhost) const {
 
 std::vector<std::string> ConfigDir::locals(std::string_view vhost) const {
     std::string f = file_for("locals", vhost);
-    if (exists(f)) return list(f);
-    return {me(vhost)};
+    if (!exists(f)) return {me(vhost)};
+    std::vector<std::string> out = list(f);
+    for (auto& entry : out)
+        if (entry.find('*') != std::string::npos) entry = expand_hostname_entry(entry, system_hostname());
+    return out;
 }
 
 bool ConfigDir::is_local_domain(std::string_view domain, std::string_view vhost) const {
     return domain_in_list(domain, locals(vhost));
 }
 
-bool domain_in_list(std::string_view domain, const std::vector<std::string>& list) {
-    std::string d = lowercase_ascii(domain);
-    while (!d.empty() && d.back() == '.') d.pop_back();
-    if (d.empty()) return false;
-    for (const auto& raw : list) {
-        std::string entry = lowercase_ascii(raw);
+int domain_list_match(std::string_view domain, const std::vector<std::string>& list) {
+    std::string d = normalize_domain(domain);
+    if (d.empty()) return -1;
+    for (size_t i = 0; i < list.size(); ++i) {
+        std::string_view entry = list[i];
         bool negate = !entry.empty() && entry[0] == '!';
-        if (negate) entry.erase(0, 1);
-        bool match;
-        if (!entry.empty() && entry[0] == '.') {
-            match = d.size() > entry.size() && d.compare(d.size() - entry.size(), entry.size(), entry) == 0;
-        } else {
-            match = (d == entry);
-        }
-        if (match) return !negate;
+        if (negate) entry.remove_prefix(1);
+        bool wildcard = !entry.empty() && entry[0] == '.';
+        if (wildcard) entry.remove_prefix(1);
+        std::string e = normalize_domain(entry);
+        if (e.empty()) continue;
+        bool match = wildcard ? d.size() > e.size() + 1 && d.compare(d.size() - e.size(), e.size(), e) == 0 &&
+                                    d[d.size() - e.size() - 1] == '.'
+                              : d == e;
+        if (match) return int(i);
     }
-    return false;
+    return -1;
+}
+
+bool domain_in_list(std::string_view domain, const std::vector<std::string>& list) {
+    int i = domain_list_match(domain, list);
+    return i >= 0 && list[size_t(i)].front() != '!';
+}
+
+std::string normalize_domain(std::string_view domain) {
+    std::string d(domain);
+    while (!d.empty() && d.back() == '.') d.pop_back();
+    if (d.empty() || d.front() == '[') return lowercase_ascii(d);
+    bool ascii = std::all_of(d.begin(), d.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    std::string lower = lowercase_ascii(d);
+    if (ascii && lower.find("xn--") == std::string::npos) return lower;
+    // UTS #46 mapping (case folding, NFC) to A-labels, then back to U-labels: every
+    // spelling of one name meets in the same UTF-8 string.
+    char* alabels = nullptr;
+    if (idn2_lookup_u8(reinterpret_cast<const uint8_t*>(lower.c_str()), reinterpret_cast<uint8_t**>(&alabels),
+                       IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) != IDN2_OK)
+        return lower;
+    char* ulabels = nullptr;
+    int rc = idn2_to_unicode_8z8z(alabels, &ulabels, 0);
+    idn2_free(alabels);
+    if (rc != IDN2_OK) return lower;
+    std::string out = ulabels;
+    idn2_free(ulabels);
+    return out;
+}
+
+std::string expand_hostname_entry(std::string_view entry, std::string_view hostname) {
+    std::string prefix;
+    while (!entry.empty() && (entry.front() == '!' || entry.front() == '.') && prefix.size() < 2) {
+        prefix += entry.front();
+        entry.remove_prefix(1);
+    }
+    if (entry == "*") return prefix + std::string(hostname);
+    if (entry.size() > 2 && entry.substr(0, 2) == "*.")
+        return prefix + std::string(hostname.substr(0, hostname.find('.'))) + std::string(entry.substr(1));
+    return prefix + std::string(entry);
 }
 
 std::optional<long> parse_interval(std::string_view text) {

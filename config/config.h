@@ -11,6 +11,19 @@
 #include <vector>
 #include "lib/result.h"
 
+// One meaningful line of a list file, with where it came from ("locals:3", or
+// "hosteddomains/a:3" for a folder), so every parse error and policy decision can
+// name its line.
+struct ConfigLine {
+    std::string text;    // trimmed; never blank, never a '#' comment
+    std::string where;   // "<name relative to the config folder>:<line>"
+};
+
+// The lines of a list file, or of every file of a folder of that name (sorted by file
+// name; names starting with '.' or ending in '~' skipped). `label` names the file in
+// `where` ("" = the last path component). Missing file: empty.
+std::vector<ConfigLine> read_config_lines(const std::string& path, const std::string& label = "");
+
 class ConfigDir {
 public:
     explicit ConfigDir(std::string dir);   // usually paths().config
@@ -25,13 +38,16 @@ public:
     // All meaningful lines of a list file, or of every file in the folder of that name
     // (sorted by file name, concatenated). Blank lines and '#' comments are dropped.
     std::vector<std::string> list(std::string_view name, std::string_view vhost = "") const;
+    // Like list(), with file:line for each line.
+    std::vector<ConfigLine> lines(std::string_view name, std::string_view vhost = "") const;
     bool exists(std::string_view name) const;
 
     // me: the file, else the fully qualified host name.
     std::string me(std::string_view vhost = "") const;
     // defaultdomain: the file, else me.
     std::string default_domain(std::string_view vhost = "") const;
-    // The local domains: locals, else me (courier(8), locals).
+    // The local domains: locals, else me (courier(8), locals); hostname-dependent
+    // entries ("*", "*.example.com") already expanded (expand_hostname_entry).
     std::vector<std::string> locals(std::string_view vhost = "") const;
     bool is_local_domain(std::string_view domain, std::string_view vhost = "") const;
 
@@ -40,8 +56,25 @@ private:
 };
 
 // Rule for one `locals` list: exact names, ".domain" wildcards (any subdomain) and
-// "!host" exclusions; the first matching line decides. Domains compare case-insensitively.
+// "!host" exclusions ("!.domain" excludes a whole subtree); the first matching line
+// decides. Both sides are compared in normal form (normalize_domain): case, IDN
+// spelling (A-label or UTF-8) and a trailing dot make no difference.
 bool domain_in_list(std::string_view domain, const std::vector<std::string>& list);
+// The entry of `list` that decides `domain` as domain_in_list does (its index), or -1.
+int domain_list_match(std::string_view domain, const std::vector<std::string>& list);
+
+// The one normal form in which domains from configuration files and from addresses are
+// compared (courier(8): "International domain names should be listed in UTF-8
+// lowercase"): lowercase UTF-8 (U-labels; "xn--" A-labels converted through libidn2
+// with UTS #46 mapping), no trailing dot. Address literals are only lowercased. A name
+// libidn2 rejects is kept, lowercased (it then matches only itself).
+std::string normalize_domain(std::string_view domain);
+
+// Hostname-dependent configuration (courier(8)): in locals, esmtpacceptmailfor(.dir),
+// hosteddomains and me, an entry "*" stands for the system's fully qualified host name
+// and "*.example.com" for its first label followed by ".example.com". A leading '!'
+// or '.' is kept in front of the expansion. Other entries are returned unchanged.
+std::string expand_hostname_entry(std::string_view entry, std::string_view hostname);
 
 // Time intervals as the manual writes them: "300", "5m", "1h30m", "1w", "2d" (units
 // s, m, h, d, w; a bare number is seconds). nullopt when malformed.

@@ -91,3 +91,53 @@ TEST_CASE("settings files: quoting, comments and errors with file:line") {
     CHECK(errors[0] == "esmtpd:6: not a NAME=value line");
     CHECK(errors[1] == "esmtpd:7: not a NAME=value line");
 }
+
+TEST_CASE("domain_in_list: wildcards need a label boundary; '!' exclusions; first line decides") {
+    std::vector<std::string> l{"!host.domain.com", ".domain.com", "example.org", "!.bad.example.net", ".example.net"};
+    CHECK(domain_in_list("a.domain.com", l));
+    CHECK_FALSE(domain_in_list("host.domain.com", l));
+    CHECK_FALSE(domain_in_list("domain.com", l));      // ".domain.com" is subdomains only
+    CHECK_FALSE(domain_in_list("xdomain.com", l));     // no label boundary
+    CHECK(domain_in_list("Example.ORG.", l));          // case and trailing dot
+    CHECK_FALSE(domain_in_list("x.bad.example.net", l));
+    CHECK(domain_in_list("good.example.net", l));
+    CHECK(domain_list_match("a.domain.com", l) == 1);
+    CHECK(domain_list_match("nowhere.test", l) == -1);
+}
+
+TEST_CASE("normalize_domain: one form for case, trailing dot and IDN spellings") {
+    CHECK(normalize_domain("Example.COM.") == "example.com");
+    CHECK(normalize_domain("[192.0.2.1]") == "[192.0.2.1]");
+    // "пример.испытание" as UTF-8, as an A-label and with upper-case Cyrillic.
+    std::string u = "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd0\xb8\xd1\x81\xd0\xbf\xd1\x8b\xd1\x82\xd0\xb0\xd0\xbd\xd0\xb8\xd0\xb5";
+    CHECK(normalize_domain(u) == u);
+    CHECK(normalize_domain("xn--e1afmkfd.xn--80akhbyknj4f") == u);
+    CHECK(normalize_domain("XN--E1AFMKFD.xn--80akhbyknj4f") == u);
+    CHECK(normalize_domain("\xd0\x9f\xd0\xa0\xd0\x98\xd0\x9c\xd0\x95\xd0\xa0.\xd0\xb8\xd1\x81\xd0\xbf\xd1\x8b\xd1\x82\xd0\xb0\xd0\xbd\xd0\xb8\xd0\xb5") == u);
+    CHECK(domain_in_list("xn--e1afmkfd.xn--80akhbyknj4f", {u}));
+}
+
+TEST_CASE("expand_hostname_entry: '*' and '*.example.com' from the system host name") {
+    CHECK(expand_hostname_entry("*", "mx1.corp.example") == "mx1.corp.example");
+    CHECK(expand_hostname_entry("*.example.com", "mx1.corp.example") == "mx1.example.com");
+    CHECK(expand_hostname_entry("!*.example.com", "mx1") == "!mx1.example.com");
+    CHECK(expand_hostname_entry(".*.example.com", "mx1.a") == ".mx1.example.com");
+    CHECK(expand_hostname_entry("example.com", "mx1") == "example.com");
+}
+
+TEST_CASE("read_config_lines: file:line for files and folders") {
+    TempDir d;
+    d.write("locals", "# c\n\na.example\n  b.example  \n");
+    auto l = read_config_lines(d.path + "/locals");
+    REQUIRE(l.size() == 2);
+    CHECK(l[0].text == "a.example");
+    CHECK(l[0].where == "locals:3");
+    CHECK(l[1].where == "locals:4");
+    ::mkdir((d.path + "/dir").c_str(), 0755);
+    d.write("dir/2", "x\n");
+    d.write("dir/1", "\ny\n");
+    auto f = ConfigDir(d.path).lines("dir");
+    REQUIRE(f.size() == 2);
+    CHECK(f[0].where == "dir/1:2");
+    CHECK(f[1].where == "dir/2:1");
+}

@@ -12,9 +12,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 #include "config/config.h"
+#include "courierd/trigger.h"
 #include "esmtp/auth_pam.h"
 #include "esmtp/auth_userdb.h"
 #include "esmtp/smtp_server.h"
+#include "esmtp/smtpd_guards.h"
 #include "esmtp/smtpd_config.h"
 #include "lib/fileio.h"
 #include "lib/lineio.h"
@@ -93,6 +95,12 @@ int main() {
     }
     ConfigDir config(paths().config);
     SessionConfig cfg = load_session_config(config, process_env);
+    // The connection event of doc/logging.md: the client as couriertcpd saw it (after a
+    // PROXY header, the original client); later lines of this pid belong to it.
+    auto env_of = [](const char* n) { return log_safe(process_env(n).value_or("")); };
+    log_info("connect client=" + env_of("TCPREMOTEIP") + " port=" + env_of("TCPREMOTEPORT") +
+             " host=" + env_of("TCPREMOTEHOST") + " local=" + env_of("TCPLOCALIP") + ":" +
+             env_of("TCPLOCALPORT"));
     ServerSettings server = load_server_settings(config, process_env);
 
     Connection conn;
@@ -111,6 +119,14 @@ int main() {
     SubmitSink sink;
     SmtpSession session(std::move(cfg), sink);
     session.set_auth_backend(backend.get());
+    // The guards' probes (smtpd_guards.h) and ETRN's way to courierd: the trigger FIFO.
+    session.spool_available_kb = [] { return available_kb(paths().spool); };
+    session.load_average = [] { return one_minute_load(); };
+    session.request_etrn = [](const std::string& domain) {
+        Status s = send_trigger_notice(paths().trigger_fifo(), format_etrn_notice(domain));
+        if (!s) log_warning("etrn: cannot reach courierd: " + log_safe(s.error().text));
+        return static_cast<bool>(s);
+    };
 
     SmtpIo io;
     io.in = &conn.in;

@@ -4,6 +4,7 @@
 #include "esmtp/smtp_session.h"
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <thread>
 #include <utility>
 #include "lib/log.h"
@@ -66,13 +67,23 @@ const std::vector<SmtpSession::CommandSpec>& SmtpSession::commands() {
         {"RSET", &SmtpSession::cmd_rset, false}, {"NOOP", &SmtpSession::cmd_noop, true},
         {"QUIT", &SmtpSession::cmd_quit, true},  {"VRFY", &SmtpSession::cmd_vrfy, true},
         {"HELP", &SmtpSession::cmd_help, true},  {"STARTTLS", &SmtpSession::cmd_starttls, true},
-        {"AUTH", &SmtpSession::cmd_auth, true},
+        {"AUTH", &SmtpSession::cmd_auth, true},  {"ETRN", &SmtpSession::cmd_etrn, true},
     };
     return table;
 }
 
 void SmtpSession::start() {
     const ConnectionFacts& f = cfg_.facts;
+    // ZMailer -L: an overloaded host turns connections away before any work is done.
+    if (cfg_.max_load > 0 && load_average) {
+        if (auto load = load_average(); load && load_too_high(*load, cfg_.max_load)) {
+            char text[32];
+            std::snprintf(text, sizeof text, "%.2f", *load);
+            refuse(std::string("MAXLOADAVER load=") + text,
+                   "421 4.3.2 " + cfg_.me + " System load too high, try again later");
+            return close();
+        }
+    }
     // Facts couriertcpd did not give (a run by hand) are left out, not sent empty.
     const std::pair<const char*, const std::string*> facts[] = {
         {"remote-ip", &f.remote_ip}, {"remote-port", &f.remote_port}, {"remote-host", &f.remote_host},
@@ -81,6 +92,7 @@ void SmtpSession::start() {
     for (const auto& [key, value] : facts)
         if (!value->empty()) sink_.set_session(key, *value);
     sink_.set_session("relay", f.relay_client ? "yes" : "no");
+    if (f.dnswl) sink_.set_session("dnswl", *f.dnswl);
     reply("220 " + cfg_.greeting);
     flush_due_ = true;
 }
@@ -91,8 +103,18 @@ std::string SmtpSession::take_output() {
 }
 
 void SmtpSession::reply(std::string_view line) {
-    out_ += one_line(line);
+    // RFC 2034: without the ENHANCEDSTATUSCODES keyword the client expects none.
+    out_ += cfg_.switches.no_enhanced_codes ? strip_enhanced_code(one_line(line)) : one_line(line);
     out_ += "\r\n";
+}
+
+// Every refusal by a rule of this server is logged with the rule, so that "why was
+// this refused?" is answered by the log.
+void SmtpSession::refuse(std::string_view rule, std::string_view line) {
+    if (log)
+        log("policy rule=" + log_safe(std::string(rule)) + " client=" + cfg_.facts.remote_ip +
+            " reply=" + one_line(line));
+    reply(line);
 }
 
 // Each error past errors_before_delay waits a step longer (RFC 5321 does not forbid
@@ -100,8 +122,10 @@ void SmtpSession::reply(std::string_view line) {
 // max_errors.
 void SmtpSession::error_reply(std::string_view line) {
     ++errors_;
-    if (errors_ > cfg_.errors_before_delay && cfg_.error_delay_ms > 0 && pause) {
-        unsigned steps = std::min(errors_ - cfg_.errors_before_delay, 10u);
+    // A tarpit rule (esmtphelopatterns flag T) delays from the first error on.
+    unsigned free_errors = helo_policy_.tarpit ? 0 : cfg_.errors_before_delay;
+    if (errors_ > free_errors && cfg_.error_delay_ms > 0 && pause) {
+        unsigned steps = std::min(errors_ - free_errors, 10u);
         pause(static_cast<int>(steps) * cfg_.error_delay_ms);
     }
     reply(line);
@@ -195,7 +219,28 @@ bool SmtpSession::greet(std::string_view args, bool esmtp) {
         error_reply(esmtp ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
         return false;
     }
+    HeloPolicy policy = cfg_.helo_patterns.match(name);
+    if (!policy.reject.empty()) {
+        abort_transaction();
+        helo_seen_ = false;
+        refuse("esmtphelopatterns " + policy.rule, "550 5.7.1 " + policy.reject);
+        return false;
+    }
+    if (esmtp && (cfg_.switches.no_ehlo || policy.no_ehlo)) {
+        // RFC 5321 4.1.1.1: a client whose EHLO is refused falls back to HELO.
+        refuse(cfg_.switches.no_ehlo ? std::string("NoEHLO") : "esmtphelopatterns " + policy.rule,
+               "502 5.5.1 EHLO not available, use HELO");
+        return false;
+    }
+    if (policy.strict && !plausible_helo_name(name)) {
+        abort_transaction();
+        helo_seen_ = false;
+        refuse("esmtphelopatterns " + policy.rule, "501 5.5.4 Invalid host name in " +
+                                                        std::string(esmtp ? "EHLO" : "HELO"));
+        return false;
+    }
     abort_transaction();   // RFC 5321 4.1.4: EHLO/HELO also reset the transaction
+    helo_policy_ = std::move(policy);
     helo_seen_ = true;
     esmtp_ = esmtp;
     sink_.set_session("helo", std::string(name));
@@ -215,8 +260,17 @@ std::vector<std::string> SmtpSession::auth_offered() const {
 
 void SmtpSession::cmd_ehlo(std::string_view args) {
     if (!greet(args, true)) return;
-    std::vector<std::string> lines = {cfg_.me, "PIPELINING", "8BITMIME", "SIZE " + std::to_string(cfg_.size_limit),
-                                      "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8", "CHUNKING"};
+    const EsmtpSwitches& sw = cfg_.switches;
+    std::vector<std::string> lines = {cfg_.me};
+    if (pipelining_offered()) lines.push_back("PIPELINING");
+    if (!sw.no_8bitmime) lines.push_back("8BITMIME");
+    lines.push_back("SIZE " + std::to_string(cfg_.size_limit));
+    if (!sw.no_enhanced_codes) lines.push_back("ENHANCEDSTATUSCODES");
+    if (!sw.no_dsn) lines.push_back("DSN");
+    lines.push_back("SMTPUTF8");
+    if (!sw.no_chunking) lines.push_back("CHUNKING");
+    // ETRN only where there is a queue to flush (request_etrn set: courieresmtpd).
+    if (!sw.no_etrn && request_etrn) lines.push_back("ETRN");
     if (cfg_.tls_available && !tls_) lines.push_back("STARTTLS");
     std::vector<std::string> mechs = auth_offered();
     if (!mechs.empty() && auth_user_.empty()) {
@@ -226,6 +280,10 @@ void SmtpSession::cmd_ehlo(std::string_view args) {
     }
     for (size_t i = 0; i < lines.size(); ++i)
         reply((i + 1 < lines.size() ? "250-" : "250 ") + lines[i]);
+}
+
+bool SmtpSession::pipelining_offered() const {
+    return !cfg_.switches.no_pipelining && !helo_policy_.no_pipelining;
 }
 
 void SmtpSession::cmd_helo(std::string_view args) {
@@ -248,6 +306,8 @@ void SmtpSession::cmd_mail(std::string_view args) {
     if (tx_.active) return error_reply("503 5.5.1 Sender already specified");
     if (cfg_.auth_required && auth_user_.empty())
         return error_reply("530 5.7.0 Authentication required");
+    if (helo_policy_.require_auth && auth_user_.empty() && !cfg_.facts.relay_client)
+        return refuse("esmtphelopatterns " + helo_policy_.rule, "530 5.7.0 Authentication required");
     auto rest = strip_keyword(args, "FROM:");
     if (!rest) return error_reply("501 5.5.4 Syntax: MAIL FROM:<address>");
     std::string why;
@@ -258,7 +318,9 @@ void SmtpSession::cmd_mail(std::string_view args) {
     std::string refusal;
     auto params = check_mail_params(path->params, cfg_.size_limit, &refusal);
     if (!params) return error_reply(refusal);
+    if (auto bad = switch_refusal(*params)) return error_reply(*bad);
     if (auto bad = check_address(path->mailbox, params->smtputf8, "sender")) return error_reply(*bad);
+    if (auto full = storage_refusal(params->size.value_or(0))) return refuse("MINAVAILSPACE", *full);
     std::string sender = path->null_path ? std::string() : path->mailbox.str();
     tx_.params.smtputf8 = params->smtputf8;   // for protocol()
     send_protocol();
@@ -285,7 +347,19 @@ void SmtpSession::cmd_rcpt(std::string_view args) {
     std::string refusal;
     auto params = check_rcpt_params(path->params, &refusal);
     if (!params) return error_reply(refusal);
+    if (cfg_.switches.no_dsn && (!params->notify.empty() || !params->orcpt.empty()))
+        return error_reply("555 5.5.4 NOTIFY and ORCPT are not supported (DSN not offered)");
     if (auto bad = check_address(path->mailbox, tx_.params.smtputf8, "recipient")) return error_reply(*bad);
+    // couriertcpd(1): a connection with BLOCK set to text gets no mail in; an
+    // authenticated client has shown who it is and is let through.
+    if (!cfg_.facts.block.empty() && auth_user_.empty()) {
+        ++tx_.rcpts_tried;
+        std::string zone = cfg_.facts.block_zone.empty() ? "" : " zone=" + cfg_.facts.block_zone;
+        return refuse("BLOCK" + zone, block_reply(cfg_.facts.block));
+    }
+    // ZMailer max-error-recipients: a bounce goes to one address (its sender's).
+    if (tx_.sender.empty() && cfg_.max_null_sender_rcpts > 0 && tx_.rcpts_accepted >= cfg_.max_null_sender_rcpts)
+        return refuse("MAXERRORRECIPIENTS", "550 5.5.3 Too many recipients for a message with a null sender");
     // RFC 5321 4.5.3.1.8: the limit is a temporary condition; the client sends the rest later.
     if (tx_.rcpts_tried >= cfg_.max_recipients) return reply("452 4.5.3 Too many recipients");
     Mailbox& m = path->mailbox;
@@ -304,6 +378,8 @@ void SmtpSession::cmd_data(std::string_view args) {
     if (!tx_.active) return error_reply("503 5.5.1 Need MAIL command first");
     if (tx_.bdat_used) return error_reply("503 5.5.1 DATA cannot follow BDAT");
     if (tx_.rcpts_accepted == 0) return error_reply("503 5.5.1 Need RCPT command first (no valid recipients)");
+    // The space may have run out since MAIL; the transaction stays for a later DATA.
+    if (auto full = storage_refusal(tx_.params.size.value_or(0))) return refuse("MINAVAILSPACE", *full);
     data_.emplace(cfg_.size_limit);
     sink_failed_ = false;
     mode_ = Mode::data;
@@ -331,7 +407,8 @@ void SmtpSession::cmd_bdat(std::string_view args) {
     bdat_last_ = last;
     mode_ = Mode::bdat;
     bdat_discard_ = true;
-    if (!tx_.active) error_reply("503 5.5.1 Need MAIL command first");
+    if (cfg_.switches.no_chunking) error_reply("502 5.5.1 BDAT not available (CHUNKING is not offered)");
+    else if (!tx_.active) error_reply("503 5.5.1 Need MAIL command first");
     else if (tx_.rcpts_accepted == 0) error_reply("503 5.5.1 Need RCPT command first (no valid recipients)");
     else bdat_discard_ = false;
     if (closed()) return;
@@ -376,6 +453,49 @@ void SmtpSession::end_of_bdat(bool last) {
         return;
     }
     reply("250 2.0.0 " + std::to_string(size) + " octets received");
+}
+
+// ETRN (RFC 1985): a relay client asks for the mail queued for its domain. The
+// flush itself is courierd's (trigger FIFO, "etrn <domain>"); the reply says only
+// that it was asked for, which RFC 1985 section 5 allows (250).
+void SmtpSession::cmd_etrn(std::string_view args) {
+    if (cfg_.switches.no_etrn || !request_etrn) return error_reply("502 5.5.1 ETRN not available");
+    if (!helo_seen_) return error_reply("503 5.5.1 Send EHLO or HELO first");
+    if (tx_.active) return error_reply("503 5.5.1 ETRN not allowed during a mail transaction");
+    if (args.empty()) return error_reply("501 5.5.4 Syntax: ETRN domain");
+    std::string node = one_line(args.substr(0, 255));
+    if (args.front() == '#')
+        return refuse("ETRN queue-name", "458 4.5.0 Unable to queue messages for node " + node +
+                                             ": queue names are not supported");
+    auto domain = parse_etrn_argument(args);
+    if (!domain) return error_reply("501 5.5.4 Syntax error in parameters: ETRN domain");
+    if (!cfg_.facts.relay_client && auth_user_.empty())
+        return refuse("ETRN not-relay-client", "459 4.7.1 Node " + *domain +
+                                                   " not allowed: ETRN is for relay clients only");
+    if (!request_etrn(*domain)) {
+        if (log) log("etrn status=failed client=" + cfg_.facts.remote_ip + " domain=" + *domain);
+        return reply("458 4.3.0 Unable to queue messages for node " + *domain);
+    }
+    if (log) log("etrn status=started client=" + cfg_.facts.remote_ip + " domain=" + *domain);
+    reply("250 2.0.0 Queuing for node " + *domain + " started");
+}
+
+// ZMailer min-availspace: MAIL (with its declared SIZE) and DATA wait while the spool
+// file system is short of space; 452 4.3.1 is RFC 3463's "mail system full".
+std::optional<std::string> SmtpSession::storage_refusal(uint64_t declared_size) {
+    if (cfg_.min_avail_kb == 0 || !spool_available_kb) return std::nullopt;
+    auto avail = spool_available_kb();
+    if (!avail || !spool_space_low(*avail, cfg_.min_avail_kb + declared_size / 1024)) return std::nullopt;
+    return std::string("452 4.3.1 Insufficient system storage, try again later");
+}
+
+// Parameters of an extension this listener does not offer (RFC 1869 section 6: 555).
+std::optional<std::string> SmtpSession::switch_refusal(const MailParams& p) const {
+    if (cfg_.switches.no_8bitmime && p.body == "8BITMIME")
+        return std::string("555 5.5.4 BODY=8BITMIME is not supported (8BITMIME not offered)");
+    if (cfg_.switches.no_dsn && (!p.ret.empty() || !p.envid.empty()))
+        return std::string("555 5.5.4 RET and ENVID are not supported (DSN not offered)");
+    return std::nullopt;
 }
 
 void SmtpSession::cmd_rset(std::string_view args) {
@@ -427,6 +547,7 @@ void SmtpSession::on_tls_started(const TlsInfo& info) {
     tls_info_ = info;
     abort_transaction();
     helo_seen_ = esmtp_ = false;
+    helo_policy_ = HeloPolicy{};
     sink_.set_session("tls", info.version + " " + info.cipher + " " + std::to_string(info.bits));
 }
 

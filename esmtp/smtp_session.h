@@ -17,6 +17,7 @@
 #include "esmtp/smtp_command.h"
 #include "esmtp/smtp_data.h"
 #include "esmtp/auth_sasl.h"
+#include "esmtp/smtpd_guards.h"
 #include "lib/address.h"
 #include "lib/submit_client.h"
 #include "lib/tls.h"
@@ -40,6 +41,12 @@ struct ConnectionFacts {
     std::string local_ip, local_port;
     bool relay_client = false;   // RELAYCLIENT was set: submit may accept relaying
     std::string vhost;           // key of the vhost.<key> file in force, or ""
+    // couriertcpd's DNS lists (couriertcpd(1)): BLOCK non-empty refuses every RCPT
+    // with its text; BLOCK set but empty is an allow-list hit (-allow, or the access
+    // file), reported to submit as the session fact "dnswl" (SPF allowok).
+    std::string block;
+    std::string block_zone;             // BLOCK_ZONE, for the log
+    std::optional<std::string> dnswl;   // BLOCK_ZONE, or "-"; nullopt: not allow-listed
 };
 
 struct SessionConfig {
@@ -62,6 +69,12 @@ struct SessionConfig {
     int command_timeout_ms = 300000;       // ESMTP_TIMEOUT (RFC 5321 4.5.3.2.7: 5 min)
     int data_timeout_ms = 180000;          // ESMTP_DATA_TIMEOUT (4.5.3.2.5: 3 min per block)
     ConnectionFacts facts;
+    // Issue 10: ZMailer smtpserver(8)'s switches and guards, per listener.
+    EsmtpSwitches switches;                // No8BITMIME, NoCHUNKING, ... (smtpd_guards.h)
+    uint64_t min_avail_kb = 0;             // MINAVAILSPACE: 452 4.3.1 below it; 0 = off
+    size_t max_null_sender_rcpts = 0;      // MAXERRORRECIPIENTS for MAIL FROM:<>; 0 = off
+    double max_load = 0;                   // MAXLOADAVER: 421 4.3.2 above it; 0 = off
+    HeloPatterns helo_patterns;            // esmtphelopatterns (smtpserver.conf style)
 };
 
 class SmtpSession {
@@ -108,6 +121,14 @@ public:
     std::function<void(const std::string&)> log;
     // Waits before an error reply (growing delays); sleeps by default.
     std::function<void(int ms)> pause;
+    // Probes for the guards; unset, the guard is off. Free space of the spool file
+    // system in kilobytes, and the one-minute load average.
+    std::function<std::optional<uint64_t>()> spool_available_kb;
+    std::function<std::optional<double>()> load_average;
+    // ETRN (RFC 1985): asks courierd to flush the mail for a domain ("@d" for its
+    // subdomains too); false when the request could not be passed on (458). Unset:
+    // ETRN is neither offered nor accepted.
+    std::function<bool(const std::string& domain)> request_etrn;
 
 private:
     struct Transaction {
@@ -143,6 +164,7 @@ private:
     void cmd_starttls(std::string_view args);
     void cmd_auth(std::string_view args);
     void cmd_bdat(std::string_view args);
+    void cmd_etrn(std::string_view args);
 
     std::vector<std::string> auth_offered() const;
     void auth_step(std::string_view response);
@@ -160,6 +182,11 @@ private:
     void abort_transaction();
     void log_message(std::string_view status, std::string_view reply) const;
     void reply(std::string_view line);            // one full reply line, CRLF added
+    // A policy refusal: logged with the rule that made it, then answered.
+    void refuse(std::string_view rule, std::string_view line);
+    std::optional<std::string> storage_refusal(uint64_t declared_size);
+    std::optional<std::string> switch_refusal(const MailParams& p) const;
+    bool pipelining_offered() const;
     void error_reply(std::string_view line);      // a protocol error: counted
     void close();
 
@@ -182,4 +209,5 @@ private:
     uint64_t bdat_remaining_ = 0;
     bool bdat_last_ = false;
     bool bdat_discard_ = false;    // chunk read only to stay in sync (no transaction)
+    HeloPolicy helo_policy_;       // what the esmtphelopatterns rule for this name asks
 };

@@ -579,3 +579,208 @@ TEST_CASE("STARTTLS is refused after AUTH") {
           "235 2.7.0 Authentication successful\r\n");
     CHECK(starts(talk(s, "STARTTLS\r\n"), "503 5.5.1 "));
 }
+
+// --- issue 10: BLOCK, the guards, the switches, HELO patterns, ETRN ---
+
+namespace {
+struct GuardFixture {
+    FakeSink sink;
+    std::unique_ptr<SmtpSession> s;
+    std::vector<std::string> logs;
+    std::vector<int> pauses;
+    std::vector<std::string> etrn;
+    bool etrn_ok = true;
+    std::optional<uint64_t> space_kb = 1000000;
+    std::string greeting;
+    explicit GuardFixture(SessionConfig c, bool with_etrn = true) {
+        s = std::make_unique<SmtpSession>(std::move(c), sink);
+        s->log = [this](const std::string& l) { logs.push_back(l); };
+        s->pause = [this](int ms) { pauses.push_back(ms); };
+        s->spool_available_kb = [this] { return space_kb; };
+        s->load_average = [] { return std::optional<double>(1.5); };
+        if (with_etrn)
+            s->request_etrn = [this](const std::string& d) {
+                etrn.push_back(d);
+                return etrn_ok;
+            };
+        s->start();
+        greeting = s->take_output();
+    }
+    std::string operator()(std::string_view input) { return talk(*s, input); }
+    bool logged(std::string_view what) const {
+        for (const auto& l : logs)
+            if (l.find(what) != std::string::npos) return true;
+        return false;
+    }
+};
+}  // namespace
+
+TEST_CASE("BLOCK refuses every recipient with its text; the rule is logged") {
+    SessionConfig c = test_config();
+    c.facts.block = "Listed by bl.example";
+    c.facts.block_zone = "bl.example";
+    GuardFixture t(c);
+    t("EHLO c\r\nMAIL FROM:<a@example.org>\r\n");
+    CHECK(t("RCPT TO:<b@example.com>\r\n") == "550 5.7.1 Listed by bl.example\r\n");
+    CHECK(t("RCPT TO:<postmaster>\r\n") == "550 5.7.1 Listed by bl.example\r\n");
+    CHECK_FALSE(t.sink.called("rcpt b@example.com"));
+    CHECK(t.logged("policy rule=BLOCK zone=bl.example client=192.0.2.7 reply=550 5.7.1 Listed"));
+    CHECK(starts(t("DATA\r\n"), "503 "));
+}
+
+TEST_CASE("BLOCK with its own reply code; an authenticated client is not blocked") {
+    SessionConfig c = test_config();
+    c.facts.block = "451 Try again later";
+    GuardFixture t(c);
+    t("EHLO c\r\nMAIL FROM:<a@example.org>\r\n");
+    CHECK(t("RCPT TO:<b@example.com>\r\n") == "451 4.7.1 Try again later\r\n");
+}
+
+TEST_CASE("an allow-list hit is passed to submit as the dnswl fact") {
+    SessionConfig c = test_config();
+    c.facts.dnswl = "wl.example";
+    GuardFixture t(c);
+    CHECK(t.sink.session["dnswl"] == "wl.example");
+    GuardFixture none(test_config());
+    CHECK(none.sink.session.count("dnswl") == 0);
+}
+
+TEST_CASE("MINAVAILSPACE: 452 4.3.1 at MAIL and DATA while the spool is short") {
+    SessionConfig c = test_config();
+    c.min_avail_kb = 2048;
+    c.size_limit = 10000000;
+    GuardFixture t(c);
+    t.space_kb = 1000;
+    t("EHLO c\r\n");
+    CHECK(t("MAIL FROM:<a@example.org>\r\n") == "452 4.3.1 Insufficient system storage, try again later\r\n");
+    CHECK(t.logged("policy rule=MINAVAILSPACE"));
+    t.space_kb = 3000;
+    // The declared size counts too: 3000 KB free minus 2048 leaves less than 2 MB.
+    CHECK(starts(t("MAIL FROM:<a@example.org> SIZE=2000000\r\n"), "452 4.3.1 "));
+    CHECK(t("MAIL FROM:<a@example.org>\r\n") == "250 2.1.0 Ok\r\n");
+    CHECK(t("RCPT TO:<b@example.com>\r\n") == "250 2.1.5 Ok\r\n");
+    t.space_kb = 10;
+    CHECK(starts(t("DATA\r\n"), "452 4.3.1 "));
+    t.space_kb = 5000;
+    CHECK(starts(t("DATA\r\n"), "354 "));   // the transaction was kept
+}
+
+TEST_CASE("MAXERRORRECIPIENTS limits the recipients of MAIL FROM:<>") {
+    SessionConfig c = test_config();
+    c.max_null_sender_rcpts = 1;
+    GuardFixture t(c);
+    t("EHLO c\r\nMAIL FROM:<>\r\n");
+    CHECK(t("RCPT TO:<b@example.com>\r\n") == "250 2.1.5 Ok\r\n");
+    CHECK(t("RCPT TO:<c@example.com>\r\n") == "550 5.5.3 Too many recipients for a message with a null sender\r\n");
+    CHECK(t.logged("policy rule=MAXERRORRECIPIENTS"));
+    t("RSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n");
+    CHECK(t("RCPT TO:<c@example.com>\r\n") == "250 2.1.5 Ok\r\n");
+}
+
+TEST_CASE("MAXLOADAVER: 421 4.3.2 instead of the greeting") {
+    SessionConfig c = test_config();
+    c.max_load = 1.0;   // the fixture's load is 1.5
+    GuardFixture t(c);
+    CHECK(t.greeting == "421 4.3.2 mx.example.com System load too high, try again later\r\n");
+    CHECK(t.s->closed());
+    CHECK(t.logged("policy rule=MAXLOADAVER load=1.50"));
+    c.max_load = 2.0;
+    GuardFixture fine(c);
+    CHECK(starts(fine.greeting, "220 "));
+}
+
+TEST_CASE("switches withhold extensions and refuse their parameters") {
+    SessionConfig c = test_config();
+    c.switches.no_8bitmime = c.switches.no_chunking = c.switches.no_dsn = true;
+    c.switches.no_pipelining = true;
+    GuardFixture t(c);
+    CHECK(t("EHLO c\r\n") == "250-mx.example.com\r\n250-SIZE 100000\r\n250-ENHANCEDSTATUSCODES\r\n"
+                             "250-SMTPUTF8\r\n250 ETRN\r\n");
+    CHECK(starts(t("MAIL FROM:<a@example.org> BODY=8BITMIME\r\n"), "555 5.5.4 "));
+    CHECK(starts(t("MAIL FROM:<a@example.org> RET=HDRS\r\n"), "555 5.5.4 "));
+    t("MAIL FROM:<a@example.org>\r\n");
+    CHECK(starts(t("RCPT TO:<b@example.com> NOTIFY=NEVER\r\n"), "555 5.5.4 "));
+    CHECK(t("RCPT TO:<b@example.com>\r\n") == "250 2.1.5 Ok\r\n");
+    // BDAT is refused, and its bytes are still read so the session stays in step.
+    CHECK(starts(t("BDAT 5 LAST\r\nhello"), "502 5.5.1 "));
+    CHECK(t("NOOP\r\n") == "250 2.0.0 Ok\r\n");
+}
+
+TEST_CASE("NoENHANCEDSTATUSCODES and NoEHLO") {
+    SessionConfig c = test_config();
+    c.switches.no_enhanced_codes = true;
+    c.switches.no_ehlo = true;
+    GuardFixture t(c);
+    CHECK(t("EHLO c\r\n") == "502 EHLO not available, use HELO\r\n");
+    CHECK(t.logged("policy rule=NoEHLO"));
+    CHECK(t("HELO c\r\n") == "250 mx.example.com\r\n");
+    CHECK(t("MAIL FROM:<a@example.org>\r\n") == "250 Ok\r\n");
+    CHECK(t("RCPT TO:<nobody@example.com>\r\n") == "550 No such user here\r\n");
+}
+
+TEST_CASE("HELO patterns: reject text, strict names, auth required, tarpit") {
+    SessionConfig c = test_config();
+    std::vector<std::string> errors;
+    c.helo_patterns = HeloPatterns::parse("*.dialup.example !Use your provider's relay\n"
+                                          "localhost* S\n"
+                                          "needs-auth.* A\n"
+                                          "slow.* TP\n",
+                                          "etc/esmtphelopatterns", &errors);
+    REQUIRE(errors.empty());
+    GuardFixture t(c);
+    CHECK(t("EHLO pc1.dialup.example\r\n") == "550 5.7.1 Use your provider's relay\r\n");
+    CHECK(t.logged("policy rule=esmtphelopatterns etc/esmtphelopatterns:1 *.dialup.example"));
+    CHECK(starts(t("MAIL FROM:<a@example.org>\r\n"), "503 "));   // no greeting took
+    CHECK(t("HELO localhost\r\n") == "501 5.5.4 Invalid host name in HELO\r\n");
+    CHECK(t("HELO localhost.example.net\r\n") == "250 mx.example.com\r\n");
+    t("EHLO needs-auth.example\r\n");
+    CHECK(t("MAIL FROM:<a@example.org>\r\n") == "530 5.7.0 Authentication required\r\n");
+    std::string ehlo = t("EHLO slow.example\r\n");
+    CHECK(ehlo.find("PIPELINING") == std::string::npos);
+    t.pauses.clear();
+    t("FOO\r\n");
+    CHECK(t.pauses.size() == 1);   // delayed from the first error on
+}
+
+TEST_CASE("ETRN: relay clients only, RFC 1985 replies") {
+    SessionConfig c = test_config();
+    c.facts.relay_client = true;
+    GuardFixture t(c);
+    CHECK(starts(t("ETRN example.net\r\n"), "503 "));   // before EHLO
+    CHECK(t("EHLO c\r\n").find("250 ETRN") != std::string::npos);
+    CHECK(t("ETRN Example.NET\r\n") == "250 2.0.0 Queuing for node example.net started\r\n");
+    CHECK(t("ETRN @example.net\r\n") == "250 2.0.0 Queuing for node @example.net started\r\n");
+    CHECK(t.etrn == std::vector<std::string>{"example.net", "@example.net"});
+    CHECK(starts(t("ETRN #queue\r\n"), "458 "));
+    CHECK(starts(t("ETRN\r\n"), "501 "));
+    CHECK(starts(t("ETRN bad..name\r\n"), "501 "));
+    t.etrn_ok = false;
+    CHECK(t("ETRN example.net\r\n") == "458 4.3.0 Unable to queue messages for node example.net\r\n");
+
+    GuardFixture stranger(test_config());
+    stranger("EHLO c\r\n");
+    CHECK(stranger("ETRN example.net\r\n") ==
+          "459 4.7.1 Node example.net not allowed: ETRN is for relay clients only\r\n");
+    CHECK(stranger.etrn.empty());
+    CHECK(stranger.logged("policy rule=ETRN not-relay-client"));
+
+    GuardFixture embedded(test_config(), false);   // no queue behind it: not offered
+    CHECK(embedded("EHLO c\r\n").find("ETRN") == std::string::npos);
+    CHECK(starts(embedded("ETRN example.net\r\n"), "502 "));
+}
+
+TEST_CASE("an authenticated client passes BLOCK and may use ETRN") {
+    SessionConfig c = test_config();
+    c.facts.block = "Listed";
+    c.auth_plain = {"PLAIN"};
+    FakeAuth auth;
+    GuardFixture t(c);
+    t.s->set_auth_backend(&auth);
+    t("EHLO c\r\n");
+    CHECK(starts(t("ETRN example.net\r\n"), "459 "));
+    CHECK(starts(t("AUTH PLAIN AGFsaWNlAHB3\r\n"), "235 "));   // "\0alice\0pw"
+    t("MAIL FROM:<a@example.org>\r\n");
+    CHECK(t("RCPT TO:<b@example.com>\r\n") == "250 2.1.5 Ok\r\n");
+    t("RSET\r\n");
+    CHECK(starts(t("ETRN example.net\r\n"), "250 "));
+}

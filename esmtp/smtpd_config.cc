@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include "lib/fileio.h"
+#include "lib/log.h"
+#include "lib/paths.h"
 
 namespace {
 constexpr uint64_t kDefaultSizeLimit = 10485760;
@@ -63,15 +66,130 @@ long number_setting(const EnvLookup& env, const char* name, long fallback, long 
     return n < lo ? lo : n > hi ? hi : n;
 }
 
-uint64_t size_limit(const EnvLookup& env) {
+// SIZELIMIT (environment: esmtpd's file or the access file), else the sizelimit
+// control file of the vhost in force (courier(8)), else 10485760.
+uint64_t size_limit(const EnvLookup& env, const ConfigDir& config, const std::string& vhost) {
     auto v = env("SIZELIMIT");
     uint64_t n = 0;
+    if (!v || v->empty()) v = config.first_line("sizelimit", vhost);
     if (!v || v->empty()) return kDefaultSizeLimit;
     auto r = std::from_chars(v->data(), v->data() + v->size(), n);
     if (r.ec != std::errc() || r.ptr != v->data() + v->size() || n == 0) return kDefaultSizeLimit;
     return n;
 }
+bool flag_setting(const EnvLookup& env, const char* name) {
+    auto v = env(name);
+    return v && parse_flag(*v).value_or(false);
+}
+
+// Issue 10: couriertcpd's BLOCK variables and the ZMailer switches and guards.
+void load_guards(SessionConfig& c, const ConfigDir& config, const EnvLookup& env) {
+    ConnectionFacts& f = c.facts;
+    if (auto block = env("BLOCK")) {
+        f.block = *block;
+        f.block_zone = env_or_empty(env, "BLOCK_ZONE");
+        if (block->empty()) f.dnswl = f.block_zone.empty() ? std::string("-") : f.block_zone;
+    }
+    EsmtpSwitches& sw = c.switches;
+    sw.no_8bitmime = flag_setting(env, "No8BITMIME");
+    sw.no_chunking = flag_setting(env, "NoCHUNKING");
+    sw.no_dsn = flag_setting(env, "NoDSN");
+    sw.no_pipelining = flag_setting(env, "NoPIPELINING");
+    sw.no_enhanced_codes = flag_setting(env, "NoENHANCEDSTATUSCODES");
+    sw.no_ehlo = flag_setting(env, "NoEHLO");
+    sw.no_etrn = flag_setting(env, "NoETRN");
+    c.min_avail_kb = static_cast<uint64_t>(number_setting(env, "MINAVAILSPACE", 0, 0, 1L << 40));
+    c.max_null_sender_rcpts = static_cast<size_t>(number_setting(env, "MAXERRORRECIPIENTS", 0, 0, 100000));
+    if (auto v = env("MAXLOADAVER"); v && !v->empty()) c.max_load = parse_load_setting(*v).value_or(0);
+    // esmtpd removes the installed copy when the listener has no patterns file.
+    if (auto file = env("ESMTP_HELOPATTERNS_FILE"); file && !file->empty() && path_exists(*file)) {
+        std::vector<std::string> errors;
+        c.helo_patterns = load_helo_patterns(*file, &errors, config.path(helo_patterns_name(env)));
+        for (const std::string& e : errors) log_warning(e);
+    }
+}
 }  // namespace
+
+const std::vector<ListenerSettingRule>& listener_setting_rules() {
+    using K = ListenerSettingRule::Kind;
+    static const std::vector<ListenerSettingRule> rules = {
+        {"No8BITMIME", K::flag}, {"NoCHUNKING", K::flag}, {"NoDSN", K::flag},
+        {"NoPIPELINING", K::flag}, {"NoENHANCEDSTATUSCODES", K::flag}, {"NoEHLO", K::flag},
+        {"NoETRN", K::flag}, {"MINAVAILSPACE", K::count}, {"MAXERRORRECIPIENTS", K::count},
+        {"MAXLOADAVER", K::load}, {"SIZELIMIT", K::count},
+    };
+    return rules;
+}
+
+std::optional<bool> parse_flag(std::string_view value) {
+    std::string v(value);
+    for (char& ch : v)
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+    if (v == "1" || v == "yes" || v == "true" || v == "on") return true;
+    if (v.empty() || v == "0" || v == "no" || v == "false" || v == "off") return false;
+    return std::nullopt;
+}
+
+std::vector<std::string> check_listener_settings(std::string_view text, const std::string& origin) {
+    std::vector<std::string> errors;
+    Settings all = Settings::parse(text, &errors, origin);
+    // The line a setting was read from: the last one naming it (later lines win).
+    auto line_of = [&](std::string_view name) {
+        int number = 0, found = 0;
+        size_t pos = 0;
+        while (pos < text.size()) {
+            size_t nl = text.find('\n', pos);
+            std::string_view line = text.substr(pos, nl == text.npos ? text.npos : nl - pos);
+            pos = nl == text.npos ? text.size() : nl + 1;
+            ++number;
+            while (!line.empty() && (line[0] == ' ' || line[0] == '\t')) line.remove_prefix(1);
+            if (line.substr(0, 7) == "export ") line.remove_prefix(7);
+            if (line.substr(0, name.size()) == name && line.substr(name.size(), 1) == "=") found = number;
+        }
+        return found;
+    };
+    for (const ListenerSettingRule& rule : listener_setting_rules()) {
+        auto v = all.get(rule.name);
+        if (!v) continue;
+        bool good = true;
+        const char* expected = "";
+        if (rule.kind == ListenerSettingRule::Kind::flag) {
+            good = parse_flag(*v).has_value();
+            expected = "1 or 0 (yes/no)";
+        } else if (rule.kind == ListenerSettingRule::Kind::count) {
+            uint64_t n = 0;
+            auto r = std::from_chars(v->data(), v->data() + v->size(), n);
+            good = v->empty() || (r.ec == std::errc() && r.ptr == v->data() + v->size());
+            expected = "a whole number";
+        } else {
+            good = v->empty() || parse_load_setting(*v).has_value();
+            expected = "a load average such as 8 or 2.5";
+        }
+        if (!good)
+            errors.push_back(origin + ":" + std::to_string(line_of(rule.name)) + ": " + rule.name + "=" + *v +
+                             ": expected " + expected);
+    }
+    return errors;
+}
+
+std::string helo_patterns_name(const EnvLookup& env) {
+    auto v = env("ESMTPHELOPATTERNS");
+    return v && !v->empty() ? *v : std::string("esmtphelopatterns");
+}
+
+std::string installed_helo_patterns(const std::string& service) {
+    return paths().run + "/" + service + ".helopatterns";
+}
+
+HeloPatterns load_helo_patterns(const std::string& path, std::vector<std::string>* errors,
+                                const std::string& origin) {
+    auto text = read_file(path, 1 << 20);
+    if (!text) {
+        if (errors) errors->push_back(path + ": " + text.error().text);
+        return HeloPatterns{};
+    }
+    return HeloPatterns::parse(*text, origin.empty() ? path : origin, errors);
+}
 
 std::optional<std::string> process_env(const char* name) {
     const char* v = std::getenv(name);
@@ -92,7 +210,8 @@ SessionConfig load_session_config(const ConfigDir& config, const EnvLookup& env)
     c.me = config.me(f.vhost);
     auto greeting = config.first_line("esmtpgreeting", f.vhost);
     c.greeting = (greeting && !greeting->empty()) ? *greeting : c.me + " ESMTP";
-    c.size_limit = size_limit(env);
+    c.size_limit = size_limit(env, config, f.vhost);
+    load_guards(c, config, env);
     c.default_domain = config.default_domain(f.vhost);
     c.command_timeout_ms = idle_timeout_ms(env);
     c.data_timeout_ms = static_cast<int>(seconds_setting(env, "ESMTP_DATA_TIMEOUT", 180, 1, 3600) * 1000);

@@ -35,5 +35,28 @@ struct ServerSettings {
 };
 ServerSettings load_server_settings(const ConfigDir& config, const EnvLookup& env);
 
+// Issue 10's settings of one listener (esmtpd, esmtpd-msa, esmtpd-ssl), each with the
+// rule its value must follow. check_listener_settings() reports every bad value of a
+// settings file as "<file>:<line>: ..." so that esmtpd refuses it before it is used.
+struct ListenerSettingRule {
+    const char* name;
+    enum class Kind { flag, count, load } kind;
+};
+const std::vector<ListenerSettingRule>& listener_setting_rules();
+std::vector<std::string> check_listener_settings(std::string_view text, const std::string& origin);
+// A switch value: 1/yes/true/on (any case) or 0/no/false/off/empty; nullopt otherwise.
+std::optional<bool> parse_flag(std::string_view value);
+
+// The HELO patterns file in force for a listener: ESMTPHELOPATTERNS names a file of the
+// configuration folder (default "esmtphelopatterns"). esmtpd checks it and installs a
+// checked copy (installed_helo_patterns) that courieresmtpd reads, named in
+// ESMTP_HELOPATTERNS_FILE, so a broken edit never reaches running connections.
+std::string helo_patterns_name(const EnvLookup& env);
+std::string installed_helo_patterns(const std::string& service);   // <run>/<service>.helopatterns
+// Reads a patterns file; rules and errors name `origin` (the file the administrator
+// edits) when given, else `path`.
+HeloPatterns load_helo_patterns(const std::string& path, std::vector<std::string>* errors,
+                                const std::string& origin = "");
+
 // "PLAIN LOGIN" -> {"PLAIN", "LOGIN"}: upper-cased words of a mechanism list.
 std::vector<std::string> split_mechanisms(std::string_view text);

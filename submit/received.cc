@@ -149,6 +149,54 @@ std::string format_received(const ReceivedInfo& info) {
     return out;
 }
 
+namespace {
+
+// A key-value-pair value of RFC 7208 9.1: a dot-atom as it is, anything else as a
+// quoted-string (RFC 5322 3.2.4) with '"' and '\\' escaped and other bytes made safe.
+std::string spf_value(std::string_view s) {
+    static const std::string_view atext = "!#$%&'*+-/=?^_`{|}~";
+    bool atom = !s.empty() && s.front() != '.' && s.back() != '.';
+    for (size_t i = 0; atom && i < s.size(); ++i) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        atom = alnum || atext.find(c) != std::string_view::npos || (c == '.' && s[i - 1] != '.');
+    }
+    if (atom && s.size() <= kMaxValue) return std::string(s);
+    std::string out = "\"";
+    for (char c : s.substr(0, kMaxValue)) {
+        auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') out += '\\';
+        out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+std::string format_received_spf(const ReceivedSpfInfo& info) {
+    std::vector<std::string> words{header_token(info.result)};
+    std::string comment = "(" + comment_text(info.comment) + ")";
+    for (size_t i = 0; i < comment.size();) {
+        size_t sp = comment.find(' ', i);
+        if (sp == std::string::npos) sp = comment.size();
+        if (sp > i) words.push_back(comment.substr(i, sp - i));
+        i = sp + 1;
+    }
+    const std::pair<const char*, const std::string*> pairs[] = {
+        {"client-ip", &info.client_ip}, {"envelope-from", &info.envelope_from},
+        {"helo", &info.helo}, {"receiver", &info.receiver}, {"identity", &info.identity}};
+    for (const auto& [key, value] : pairs) {
+        // The null reverse path is written as an empty quoted-string.
+        if (value->empty() && std::string_view(key) != "envelope-from") continue;
+        words.push_back(std::string(key) + "=" + spf_value(*value) + ";");
+    }
+    std::string out = "Received-SPF:";
+    size_t col = out.size();
+    fold_group(out, col, words, true);
+    out += '\n';
+    return out;
+}
+
 std::string format_rfc5322_date(const std::tm& tm, long utc_offset_seconds) {
     // English names whatever the locale (RFC 5322 3.3).
     static const char* const days[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};

@@ -32,6 +32,20 @@ std::string received_protocol(std::string_view protocol, std::string_view source
 
 // The whole header, folded at 78 columns, ending with LF (the queue stores LF).
 std::string format_received(const ReceivedInfo& info);
+// One Received-SPF: field (RFC 7208 9.1) for an SPF check made by submit
+// (submit/spf_check.h): "Received-SPF: pass (comment) client-ip=...; envelope-from=...;
+// helo=...; receiver=...; identity=mailfrom;", folded like Received:, LF-terminated.
+struct ReceivedSpfInfo {
+    std::string result;          // RFC 7208 name: pass, fail, ..., temperror, permerror
+    std::string comment;         // "receiver: domain of x designates ip as permitted sender"
+    std::string client_ip;
+    std::string envelope_from;   // MAIL FROM ("" for <>)
+    std::string helo;
+    std::string receiver;
+    std::string identity;        // helo, mailfrom or from
+};
+std::string format_received_spf(const ReceivedSpfInfo& info);
+
 // "Sat, 22 Nov 2025 01:37:00 +0100" for a broken-down time and its offset from UTC.
 std::string format_rfc5322_date(const std::tm& tm, long utc_offset_seconds);
 // The same for `when` in the local time zone.

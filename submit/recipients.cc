@@ -14,11 +14,7 @@ VhostConfig VhostConfig::load(const ConfigDir& cfg, std::string_view vhost) {
     out.locals = cfg.locals(vhost);
     out.default_domain = lowercase_ascii(cfg.default_domain(vhost));
     out.lowercase_local = cfg.exists("locallowercase");
-    for (const auto& d : cfg.list("hosteddomains", vhost)) {
-        // "domain" or "alias<TAB>domain" (makehosteddomains' alias form): the first word.
-        std::string first = d.substr(0, d.find_first_of(" \t"));
-        if (!first.empty()) out.hosted.push_back(lowercase_ascii(first));
-    }
+    out.domains = AcceptedDomains::load(cfg, vhost);
     return out;
 }
 
@@ -41,8 +37,28 @@ bool is_local_domain(std::string_view domain, const VhostConfig& cfg) {
 }
 
 bool is_hosted_domain(std::string_view domain, const VhostConfig& cfg) {
-    return !domain.empty() && std::find(cfg.hosted.begin(), cfg.hosted.end(), lowercase_ascii(domain)) !=
-                                  cfg.hosted.end();
+    return !domain.empty() && cfg.domains.hosted(domain).has_value();
+}
+
+DomainClass classify_domain(std::string_view domain, const VhostConfig& cfg, std::string* rule) {
+    if (domain.empty()) {
+        *rule = "no domain";
+        return DomainClass::local;
+    }
+    if (domain_in_list(domain, cfg.locals)) {
+        *rule = cfg.domains.local(domain).value_or("locals");
+        return DomainClass::local;
+    }
+    if (auto h = cfg.domains.hosted(domain)) {
+        *rule = h->where;
+        return DomainClass::hosted;
+    }
+    if (auto w = cfg.domains.accepted(domain)) {
+        *rule = *w;
+        return DomainClass::accepted;
+    }
+    *rule = "not a local, hosted or accepted domain";
+    return DomainClass::foreign;
 }
 
 std::optional<std::string> account_for_local_part(const std::string& local,
@@ -67,7 +83,15 @@ RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,
         return d;
     }
     QueueRecipient r;
-    if (is_local_domain(mbox->domain, cfg)) {
+    DomainClass cls = classify_domain(mbox->domain, cfg, &d.rule);
+    RelayVerdict relay = decide_relay(cls, mbox->local, relay_allowed);
+    if (!relay.allowed) {
+        d.rule = relay.rule;
+        d.reply = {550, "5.7.1 Relaying denied"};
+        return d;
+    }
+    if (cls == DomainClass::foreign) d.rule = relay.rule;   // "relay client"
+    if (cls == DomainClass::local) {
         if (mbox->domain.empty()) mbox->domain = cfg.default_domain;
         if (cfg.lowercase_local) mbox->local = lowercase_ascii(mbox->local);
         r.module = "local";
@@ -79,9 +103,10 @@ RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,
             d.reply = {550, "5.1.1 <" + mbox->str() + ">: unknown user"};
             return d;
         }
-    } else if (is_hosted_domain(mbox->domain, cfg)) {
-        // A hosted domain's mailboxes are named "user@domain" (courier(8), hosteddomains).
-        std::string account = lowercase_ascii(mbox->local) + "@" + mbox->domain;
+    } else if (cls == DomainClass::hosted) {
+        // A hosted domain's mailboxes are named "user@domain" (courier(8), hosteddomains);
+        // an alias domain's mail goes to the same mailbox of the domain it aliases.
+        std::string account = lowercase_ascii(mbox->local) + "@" + cfg.domains.hosted(mbox->domain)->domain;
         if (!account_exists(account)) {
             d.reply = {550, "5.1.1 <" + mbox->str() + ">: unknown user"};
             return d;
@@ -89,12 +114,8 @@ RouteDecision route_recipient(std::string_view address, const VhostConfig& cfg,
         r.module = "local";
         r.host = account;
     } else {
-        if (!relay_allowed) {
-            d.reply = {550, "5.7.1 Relaying denied"};
-            return d;
-        }
         r.module = "esmtp";
-        r.host = mbox->domain;
+        r.host = normalize_domain(mbox->domain);
     }
     r.address = mbox->str();
     d.rcpt = std::move(r);

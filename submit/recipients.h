@@ -11,6 +11,8 @@
 #include "config/config.h"
 #include "lib/queue.h"
 #include "lib/submit_client.h"
+#include "submit/accepted_domains.h"
+#include "submit/relay_rules.h"
 
 namespace submit {
 
@@ -19,9 +21,9 @@ namespace submit {
 struct VhostConfig {
     std::string me;                    // ConfigDir::me(vhost), for Received:
     std::vector<std::string> locals;   // ConfigDir::locals(vhost)
-    // hosteddomains, read as a plain list of domains (makehosteddomains' database is
-    // issue 10's): user@domain there is the local mailbox named "user@domain".
-    std::vector<std::string> hosted;
+    // locals, hosteddomains (user@domain there is the local mailbox "user@domain"),
+    // esmtpacceptmailfor, each match with its file:line.
+    AcceptedDomains domains;
     std::string default_domain;        // ConfigDir::default_domain(vhost)
     bool lowercase_local = false;      // the file locallowercase exists
     static VhostConfig load(const ConfigDir& cfg, std::string_view vhost);
@@ -50,14 +52,19 @@ std::optional<std::string> account_for_local_part(const std::string& local,
 struct RouteDecision {
     std::optional<QueueRecipient> rcpt;   // accepted: address, module, host
     SubmitReply reply;                    // 250 2.1.5, or the refusal
+    std::string rule;                     // what decided it, for the log ("locals:2", ...)
 };
 
 // True for a domain whose mail is delivered here by local part alone ("" included).
 bool is_local_domain(std::string_view domain, const VhostConfig& cfg);
 bool is_hosted_domain(std::string_view domain, const VhostConfig& cfg);
+// The class of a domain and the rule (file:line) that gave it.
+DomainClass classify_domain(std::string_view domain, const VhostConfig& cfg, std::string* rule);
 
 // Routes one decoded recipient address (a bare mailbox, as in the rcpt command).
 // relay_allowed: the source is not esmtp, or the esmtp session said "relay yes".
+// Without it only local, hosted and esmtpacceptmailfor domains are accepted, and
+// only with a local part that routes nowhere else (decide_relay).
 // A local part with an address extension goes to its account (account_for_local_part),
 // the address keeping the extension for courierlocal.
 // postmaster (RFC 5321 4.5.1) is always accepted: without an account of that name it

@@ -98,6 +98,7 @@ void SubmitSession::on_session(const CommandLine& cmd) {
     else if (key == "auth") facts_.auth = std::move(*value);
     else if (key == "tls") facts_.tls = std::move(*value);
     else if (key == "relay") facts_.relay = *value == "yes";
+    else if (key == "dnswl") facts_.dnswl = std::move(*value);
 }
 
 // The vhost of a message (courier(8), "Servers with multiple IP addresses"): the
@@ -141,6 +142,8 @@ SubmitReply SubmitSession::on_mail(const CommandLine& cmd) {
     // also when the user talks to submit without sendmail.
     if (!opts_.trusted && cfg_.exists("nochangingfrom") && !opts_.local_user.empty())
         *sender = opts_.local_user + "@" + vc.default_domain;
+    if (auto refused = spf_at_mail(*sender, vc.me)) return *refused;   // SPF HELO, MAIL FROM
+    if (auto refused = sender_policy(*sender)) return *refused;
     reset_message();
     have_mail_ = true;
     env_.sender = std::move(*sender);
@@ -173,23 +176,38 @@ SubmitReply SubmitSession::on_rcpt(const CommandLine& cmd) {
         log_refusal(*address, error);
         return error;
     }
+    // bofh maxrcpts: the excess is deferred (the client sends it again in another
+    // message), or refused for good with "hard".
+    if (const BofhConfig& b = bofh(); b.maxrcpts && rcpts_accepted_ >= b.maxrcpts) {
+        SubmitReply r = b.maxrcpts_hard ? SubmitReply{550, "5.5.3 Too many recipients"}
+                                        : SubmitReply{452, "4.5.3 Too many recipients"};
+        log_refusal(*address, r, b.maxrcpts_where + " maxrcpts");
+        return r;
+    }
     const VhostConfig& vc = vhosts_.get(env_.vhost);
     if (auto mbox = parse_mailbox(*address);
         mbox && (is_local_domain(mbox->domain, vc) || is_hosted_domain(mbox->domain, vc))) {
         auto key = alias_key(*address, [&](std::string_view d) { return is_local_domain(d, vc); });
-        if (auto targets = aliases_.lookup(key)) return add_alias(*address, *targets, *params);
+        if (auto targets = aliases_.lookup(key)) {
+            SubmitReply r = add_alias(*address, *targets, *params);
+            if (r.code == 250) ++rcpts_accepted_;
+            return r;
+        }
     }
     bool relay_allowed = opts_.source != "esmtp" || facts_.relay;
     RouteDecision d = route_recipient(*address, vc, relay_allowed, opts_.account_exists);
     if (!d.rcpt) {
-        log_refusal(*address, d.reply);
+        log_refusal(*address, d.reply, d.rule);
         return d.reply;
     }
     SubmitReply refusal;
+    std::string module = d.rcpt->module;
     if (!add_rcpt(std::move(*d.rcpt), *params, &refusal)) {
         log_refusal(*address, refusal);
         return refusal;
     }
+    ++rcpts_accepted_;
+    log_info("rcpt accepted rcpt=" + log_safe(*address) + " module=" + module + " rule=" + log_safe(d.rule));
     return d.reply;
 }
 
@@ -229,6 +247,12 @@ SubmitReply SubmitSession::add_alias(const std::string& address,
 // Adds a routed recipient; the same address twice is accepted but delivered once.
 bool SubmitSession::add_rcpt(QueueRecipient r, const RcptParams& params, SubmitReply* refusal) {
     if (rcpt_seen_.count(r.address)) return true;
+    if (auto trap = spamtrap_for(r.address, r.module == "local" && r.host.find('@') == std::string::npos)) {
+        // bofh spamtrap: the whole message is refused at the end of data, too.
+        spamtrap_rule_ = *trap + " spamtrap";
+        *refusal = {550, "5.7.1 <" + r.address + ">: mail refused"};
+        return false;
+    }
     if (backscatter_blocked(r.address)) {
         *refusal = {450, "4.7.1 <" + r.address + ">: recent delivery failure; try later"};
         return false;
@@ -278,7 +302,8 @@ SubmitSession::DataEnd SubmitSession::read_chunk(uint64_t n) {
         size_t take = n < kChunkPiece ? size_t(n) : kChunkPiece;
         if (!in_.read_exact(piece_, take, opts_.read_timeout_ms)) return DataEnd::eof;
         n -= take;
-        if (keep && data_error_) data_error_ = body_.append(piece_);
+        if (keep && data_error_) data_error_ = spf_append(piece_);
+        if (keep) content_.feed(piece_);
     }
     return DataEnd::done;
 }
@@ -290,16 +315,21 @@ SubmitReply SubmitSession::finish_message() {
     } else if (env_.rcpts.empty()) {
         r = {554, "5.5.1 No valid recipients"};
     } else {
-        if (data_error_) data_error_ = body_.finish();
+        if (data_error_) data_error_ = spf_finish_body();
         if (!data_error_) {
             log_error("submit: " + data_error_.error().text);
             r = {451, "4.3.0 Cannot store the message"};
         } else if (body_.too_big()) {
             r = {552, "5.3.4 Message too big"};
+        } else if (auto refused = content_policy()) {
+            r = *refused;
+        } else if (auto spf_refused = spf_at_data_end()) {   // SPF of the From: address
+            r = *spf_refused;
         } else {
-            // Hook for the global filters (enablefiltering, the filters issue): called
-            // here, with the message complete and nothing queued yet.
-            r = queue_message();
+            // The global filters (doc/filters.md): the message is complete and nothing
+            // is queued yet; a refusal or a discard is the client's reply.
+            filtered_ = run_global_filters(cfg_, opts_.spool_dir, env_, body_);
+            r = filtered_.reply ? *filtered_.reply : queue_message();
         }
     }
     if (r.code != 250 && have_mail_)
@@ -336,7 +366,7 @@ SubmitReply SubmitSession::queue_message() {
     ri.qid = env_.id.text;
     if (env_.rcpts.size() == 1) ri.for_rcpt = env_.rcpts[0].address;
     ri.when = now;
-    std::string received = format_received(ri);
+    std::string received = spf_headers() + format_received(ri) + filtered_.prepended();   // filters' PREPEND
     env_.data_size = received.size() + body_.size();
 
     std::string head = format_envelope(env_);
@@ -349,7 +379,7 @@ SubmitReply SubmitSession::queue_message() {
     // the 250, the caller can look for the queue file instead of answering 451 for a
     // message that is in the queue (doc/architecture.md, "The submit protocol").
     if (st && !send_line("queue " + env_.id.text + "\n")) st = Error{EPIPE, "caller went away"};
-    if (st) st = spool_.commit(*file, initial_status(now));
+    if (st) st = spool_.commit(*file, initial_status(now) + filtered_.hold_record(now));
     if (!st) {
         log_error("submit: id=" + env_.id.text + ": " + st.error().text);
         return {451, "4.3.0 Cannot write the queue file"};
@@ -385,6 +415,10 @@ void SubmitSession::reset_message() {
     rcpt_seen_.clear();
     body_.reset();
     data_error_ = ok_status();
+    filtered_ = FilterOutcome{};
+    rcpts_accepted_ = 0;
+    spamtrap_rule_.clear();
+    content_.reset();
 }
 
 bool SubmitSession::send(const SubmitReply& r) { return send_line(format_reply(r)); }
@@ -400,7 +434,7 @@ bool SubmitSession::send_line(const std::string& line) {
 // hours is refused for now. Checked on the routed address, so alias targets are too.
 // An unreadable list blocks nothing: the list only saves bounces, mail must still flow.
 bool SubmitSession::backscatter_blocked(const std::string& address) {
-    if (!backscatter_sources_) backscatter_sources_ = load_backscatter_sources(cfg_);
+    if (!backscatter_sources_) backscatter_sources_ = bofh().suppress_backscatter;
     if (!suppress_backscatter_from(backscatter_source(opts_.source, env_.auth_user),
                                    *backscatter_sources_))
         return false;
@@ -412,10 +446,10 @@ bool SubmitSession::backscatter_blocked(const std::string& address) {
     return *blocked;
 }
 
-void SubmitSession::log_refusal(std::string_view address, const SubmitReply& r) {
+void SubmitSession::log_refusal(std::string_view address, const SubmitReply& r, std::string_view rule) {
     log_info("refused rcpt=" + log_safe(address) + " from=" + log_safe(env_.sender) +
              " client=" + log_safe(facts_.remote_ip) + " source=" + opts_.source +
-             " reason=" + log_safe(r.line()));
+             (rule.empty() ? "" : " rule=" + log_safe(rule)) + " reason=" + log_safe(r.line()));
 }
 
 }  // namespace submit

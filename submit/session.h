@@ -15,6 +15,9 @@
 #include "lib/queue.h"
 #include "lib/submit_client.h"
 #include "submit/aliases.h"
+#include "submit/bofh.h"
+#include "submit/spf_check.h"
+#include "submit/filtering.h"
 #include "submit/message_buffer.h"
 #include "submit/protocol.h"
 #include "submit/recipients.h"
@@ -54,6 +57,7 @@ private:
         std::string remote_ip, remote_host, remote_port, helo, local_ip, local_port;
         std::string protocol, auth, tls;
         bool relay = false;
+        std::string dnswl;   // the -allow zone that whitelisted the client (SPF allowok)
     };
     enum class DataEnd { done, rset, quit, eof, protocol_error };
 
@@ -72,8 +76,20 @@ private:
     void reset_message();
     bool send(const SubmitReply& r);
     bool send_line(const std::string& line);
-    void log_refusal(std::string_view what, const SubmitReply& r);
+    void log_refusal(std::string_view what, const SubmitReply& r, std::string_view rule = "");
+    const BofhConfig& bofh();                       // read once per process
+    std::optional<SubmitReply> sender_policy(const std::string& sender);   // bofh, at MAIL
+    std::optional<SubmitReply> content_policy();    // bofh, at the end of data
+    // The spamtrap rule matching a routed address (local: the local part at me).
+    std::optional<std::string> spamtrap_for(const std::string& address, bool local_mailbox);
     bool backscatter_blocked(const std::string& address);
+    // SPF (spf_session.cc, submit/spf_check.h).
+    SpfChecker& spf();
+    std::optional<SubmitReply> spf_at_mail(const std::string& sender, const std::string& me);
+    Status spf_append(std::string_view raw);      // a chunk, Received-SPF renamed
+    Status spf_finish_body();                     // the last bytes, then body_.finish()
+    std::optional<SubmitReply> spf_at_data_end(); // the From: check
+    std::string spf_headers();                    // Received-SPF: fields of this message
 
     SubmitOptions opts_;
     LineReader in_;
@@ -89,6 +105,12 @@ private:
     std::optional<long> submit_delay_;   // seconds, read once
     BackscatterList backscatter_;
     std::optional<std::vector<std::string>> backscatter_sources_;   // the bofh file, read once
+    std::optional<BofhConfig> bofh_;
+    std::optional<SpfChecker> spf_;      // built from bofh_ on first use
+    std::string spf_piece_;              // a chunk after the Received-SPF filter
+    size_t rcpts_accepted_ = 0;          // RCPT commands accepted for this message (maxrcpts)
+    std::string spamtrap_rule_;          // set when a recipient was a spamtrap
+    ContentScanner content_;             // BOFHHEADERLIMIT, BOFHNOBASE64TEXT
 
     // The message in progress.
     bool have_mail_ = false;
@@ -96,6 +118,7 @@ private:
     std::unordered_set<std::string> rcpt_seen_;
     Status data_error_ = ok_status();
     std::string piece_;                  // chunk bytes being read
+    FilterOutcome filtered_;             // the global filters' verdict on this message
 };
 
 }  // namespace submit
