@@ -4,11 +4,14 @@
 #include <sysexits.h>
 #include <csignal>
 #include <cstdio>
+#include "courierd/config_check.h"
 #include "courierd/trigger.h"
+#include "filters/hold.h"
 #include "lib/backscatter.h"
 #include "lib/log.h"
 #include "lib/paths.h"
 #include "lib/process.h"
+#include "lib/systemd_handover.h"
 
 namespace {
 
@@ -132,11 +135,53 @@ int backscatter(const AdminRequest& request) {
     return EX_OK;
 }
 
+// A message a global filter held (doc/filters.md, HOLD): the release record, then a
+// flush so that a running courierd delivers it now.
+int release(const QueueId& id) {
+    if (Status s = drop_to_mail_user(); !s) {
+        std::fprintf(stderr, "courier: %s\n", s.error().text.c_str());
+        return EX_NOPERM;
+    }
+    auto r = release_held_message(paths().spool, id, std::time(nullptr), "courier release");
+    if (!r) {
+        std::fprintf(stderr, "courier: release: %s\n", r.error().text.c_str());
+        return EX_IOERR;
+    }
+    if (*r != ReleaseOutcome::released) {
+        std::fprintf(stderr, "courier: %s: %s\n", id.text.c_str(),
+                     *r == ReleaseOutcome::not_held ? "not held" : "no such message");
+        return EX_DATAERR;
+    }
+    log_info("released id=" + id.text);
+    std::printf("%s released\n", id.text.c_str());
+    if (read_live_pid(pid_file()) > 0) return flush(id);
+    return EX_OK;
+}
+
+int check(bool errors_only) {
+    size_t errors = print_config_check(stdout, errors_only);
+    return errors ? EX_CONFIG : EX_OK;
+}
+
 }  // namespace
+
+size_t print_config_check(FILE* out, bool errors_only) {
+    ConfigFindings findings = check_configuration(ConfigDir(paths().config));
+    size_t errors = count_errors(findings);
+    for (const auto& f : findings) {
+        if (errors_only && f.severity != ConfigFinding::Severity::error) continue;
+        std::fprintf(out, "%s\n", log_safe(format_finding(f)).c_str());
+    }
+    if (!errors_only)
+        std::fprintf(out, "courier check: %zu error%s, %zu warning%s in %s\n", errors,
+                     errors == 1 ? "" : "s", findings.size() - errors,
+                     findings.size() - errors == 1 ? "" : "s", paths().config.c_str());
+    return errors;
+}
 
 const char* admin_usage() {
     return "usage: courier {start | stop | restart | flush [qid] | clear user@domain | "
-           "clear all | show all}\n";
+           "clear all | show all | check [-q] | release qid}\n";
 }
 
 Result<AdminRequest> parse_admin_args(const std::vector<std::string>& args) {
@@ -150,6 +195,12 @@ Result<AdminRequest> parse_admin_args(const std::vector<std::string>& args) {
             r.id = QueueId::parse(args[1]);
             if (!r.id) return Error{0, "courier: bad queue id: " + log_safe(args[1]) + "\n"};
         }
+        return r;
+    }
+    if (cmd == "release" && args.size() == 2) {
+        r.command = C::release;
+        r.id = QueueId::parse(args[1]);
+        if (!r.id) return Error{0, "courier: bad queue id: " + log_safe(args[1]) + "\n"};
         return r;
     }
     if (cmd == "show" && args.size() == 2 && args[1] == "all") {
@@ -167,6 +218,11 @@ Result<AdminRequest> parse_admin_args(const std::vector<std::string>& args) {
         r.address = args[1];
         return r;
     }
+    if (cmd == "check" && (args.size() == 1 || (args.size() == 2 && args[1] == "-q"))) {
+        r.command = C::check;
+        r.errors_only = args.size() == 2;
+        return r;
+    }
     if (args.size() != 1) return Error{0, admin_usage()};
     if (cmd == "start") r.command = C::start;
     else if (cmd == "stop") r.command = C::stop;
@@ -177,13 +233,34 @@ Result<AdminRequest> parse_admin_args(const std::vector<std::string>& args) {
 
 int run_admin(const AdminRequest& request) {
     switch (request.command) {
-    case AdminRequest::Command::start: return start();
-    case AdminRequest::Command::stop: return stop();
-    case AdminRequest::Command::restart: return restart();
+    // Where systemd runs the machine, courier.service owns courierd (doc/install.md).
+    case AdminRequest::Command::start:
+        // courierd would refuse too (courierd.cc); checking here shows the messages on
+        // the terminal, also when systemd starts the daemon.
+        if (print_config_check(stderr, true) > 0) {
+            std::fputs("courier: configuration errors, courierd not started (run courier check)\n", stderr);
+            return EX_CONFIG;
+        }
+        if (auto handed = hand_to_systemd("start", "courier.service")) return *handed;
+        return start();
+    case AdminRequest::Command::stop:
+        if (auto handed = hand_to_systemd("stop", "courier.service")) return *handed;
+        return stop();
+    case AdminRequest::Command::restart:
+        // The restarted scheduler reads the configuration afresh: a broken one is
+        // refused here, and the running scheduler keeps working with the old one.
+        if (print_config_check(stderr, true) > 0) {
+            std::fputs("courier: configuration errors, not restarting (run courier check)\n", stderr);
+            return EX_CONFIG;
+        }
+        if (auto handed = hand_to_systemd("reload-or-restart", "courier.service")) return *handed;
+        return restart();
     case AdminRequest::Command::flush: return flush(request.id);
     case AdminRequest::Command::show_all:
     case AdminRequest::Command::clear_one:
     case AdminRequest::Command::clear_all: return backscatter(request);
+    case AdminRequest::Command::check: return check(request.errors_only);
+    case AdminRequest::Command::release: return release(*request.id);
     }
     return EX_SOFTWARE;
 }

@@ -28,4 +28,8 @@ TEST_CASE("parse_admin_args") {
     CHECK(!parse_admin_args({"clear", "nobody"}).ok());
     CHECK(!parse_admin_args({"show", "some"}).ok());
     CHECK(!parse_admin_args({"start", "now"}).ok());
+    CHECK(parse_admin_args({"check"})->command == C::check);
+    CHECK(!parse_admin_args({"check"})->errors_only);
+    CHECK(parse_admin_args({"check", "-q"})->errors_only);
+    CHECK(!parse_admin_args({"check", "-x"}).ok());
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include "courierd/config_check.h"
 #include "courierd/scheduler.h"
 #include "courierd/supervisor.h"
 #include "lib/fileio.h"
@@ -30,6 +31,18 @@ int main(int argc, char** argv) {
     if (pid_t pid = read_live_pid(opts.pid_file); pid > 0) {
         std::fprintf(stderr, "courierd: already running (pid %d)\n", static_cast<int>(pid));
         return EX_OK;
+    }
+    // A configuration that `courier check` finds errors in is refused with the same
+    // messages, on stderr and in the log, before anything starts.
+    ConfigFindings findings = check_configuration(ConfigDir(paths().config));
+    if (count_errors(findings) > 0) {
+        for (const auto& f : findings) {
+            if (f.severity != ConfigFinding::Severity::error) continue;
+            std::fprintf(stderr, "courierd: %s\n", log_safe(format_finding(f)).c_str());
+            log_error("config " + format_finding(f));
+        }
+        log_error("courierd: configuration errors, not starting");
+        return EX_CONFIG;
     }
     if (Status s = ensure_dir(paths().run, 0755); !s) {
         std::fprintf(stderr, "courierd: %s\n", s.error().text.c_str());

@@ -33,6 +33,7 @@ std::string action_name(NoticeItem::Action a) {
     case NoticeItem::Action::failed: return "failed";
     case NoticeItem::Action::delayed: return "delayed";
     case NoticeItem::Action::delivered: return "delivered";
+    case NoticeItem::Action::relayed: return "relayed";
     }
     return "failed";
 }
@@ -59,6 +60,11 @@ std::string human_text(const QueueEnvelope& env, const std::vector<NoticeItem>& 
     else if (failure)
         t += "Your message could not be delivered to one or more recipients. It is\n"
              "attached below.\n\n";
+    else if (std::any_of(items.begin(), items.end(),
+                         [](const NoticeItem& i) { return i.action == NoticeItem::Action::relayed; }))
+        t += "Your message was delivered to the recipients below, as you asked to be told.\n"
+             "Where it says \"relayed\", it went on to a mail server that does not report\n"
+             "delivery: this is the last notice you will get for those recipients.\n\n";
     else
         t += "Your message was delivered to the recipients below, as you asked to be told.\n\n";
     for (const auto& it : items)

@@ -1,5 +1,6 @@
 // mailq: lists the messages in the queue (mailq(1)). "--json" gives the same as a JSON
-// array, for scripts. Thin main; the listing is queue_listing.cc.
+// array, for scripts; "-s" the summary per destination domain and state (like Postfix's
+// qshape). Thin main; the listing is queue_listing.cc.
 // SECURITY: reads the spool, which only root and the mail user can; changes nothing.
 #include <sysexits.h>
 #include <unistd.h>
@@ -12,8 +13,9 @@
 
 int main(int argc, char** argv) {
     bool json = argc == 2 && std::strcmp(argv[1], "--json") == 0;
-    if (argc > 2 || (argc == 2 && !json)) {
-        std::fputs("usage: mailq [--json]\n", stderr);
+    bool summary = argc == 2 && std::strcmp(argv[1], "-s") == 0;
+    if (argc > 2 || (argc == 2 && !json && !summary)) {
+        std::fputs("usage: mailq [--json | -s]\n", stderr);
         return EX_USAGE;
     }
     const Paths& p = paths();
@@ -32,7 +34,8 @@ int main(int argc, char** argv) {
             *env, log ? parse_status_log(*log) : std::vector<StatusRecord>{}));
         return true;
     });
-    std::string out = json ? courierd::format_listing_json(msgs) : courierd::format_listing_text(msgs);
+    std::string out = summary ? courierd::format_summary_text(courierd::summarize_by_domain(msgs))
+                      : json ? courierd::format_listing_json(msgs) : courierd::format_listing_text(msgs);
     std::fwrite(out.data(), 1, out.size(), stdout);
     return EX_OK;
 }

@@ -12,9 +12,14 @@ StatusSummary summarize_status(const std::vector<StatusRecord>& log, size_t rcpt
     for (const auto& r : log) {
         switch (r.kind) {
         case StatusRecord::Kind::delivered:
+        case StatusRecord::Kind::relayed:
         case StatusRecord::Kind::failed:
             // An index past the envelope's recipients cannot be ours: ignore it.
             if (r.rcpt < rcpt_count) s.final_rcpt[r.rcpt] = true;
+            break;
+        case StatusRecord::Kind::hold:
+        case StatusRecord::Kind::release:
+            s.held = r.kind == StatusRecord::Kind::hold;
             break;
         case StatusRecord::Kind::retry:
             s.attempts = r.attempts;

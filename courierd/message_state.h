@@ -34,6 +34,7 @@ struct StatusSummary {
     std::vector<bool> final_rcpt;      // delivered or failed, per recipient
     unsigned attempts = 0;             // from the last retry record
     std::time_t retry_next = 0;        // 0: no retry record
+    bool held = false;                 // a hold record not followed by a release
     bool all_final() const;
 };
 StatusSummary summarize_status(const std::vector<StatusRecord>& log, size_t rcpt_count);

@@ -1,6 +1,10 @@
 // The mailq listing; see queue_listing.h.
 #include "courierd/queue_listing.h"
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <set>
+#include "lib/address.h"
 
 namespace courierd {
 
@@ -33,6 +37,11 @@ ListedMessage list_message(const QueueEnvelope& env, const std::vector<StatusRec
     std::vector<bool> final_(env.rcpts.size(), false);
     for (const auto& r : log) {
         using K = StatusRecord::Kind;
+        if (r.kind == K::hold || r.kind == K::release) {   // doc/filters.md, HOLD
+            m.held = r.kind == K::hold;
+            m.hold_reason = m.held ? r.text : "";
+            continue;
+        }
         if (r.kind == K::retry) {
             m.attempts = r.attempts;
             m.next_attempt = r.next;
@@ -42,7 +51,7 @@ ListedMessage list_message(const QueueEnvelope& env, const std::vector<StatusRec
         auto& lr = m.rcpts[r.rcpt];
         lr.text = r.text;
         if (r.kind == K::deferred) lr.state = "deferred";
-        if (r.kind == K::delivered) lr.state = "delivered";
+        if (r.kind == K::delivered || r.kind == K::relayed) lr.state = "delivered";
         if (r.kind == K::failed) lr.state = "failed";
         if (r.kind != K::deferred) final_[r.rcpt] = true;
     }
@@ -57,6 +66,7 @@ std::string format_listing_text(const std::vector<ListedMessage>& msgs) {
                       static_cast<unsigned long long>(m.size), local_time(m.arrival).c_str(),
                       printable(m.sender).c_str());
         out += line;
+        if (m.held) out += "    held" + (m.hold_reason.empty() ? "" : ": " + printable(m.hold_reason)) + "\n";
         for (const auto& r : m.rcpts) {
             out += "    <" + printable(r.address) + "> " + r.state;
             if (r.state == "deferred" || r.state == "pending")
@@ -97,6 +107,7 @@ std::string format_listing_json(const std::vector<ListedMessage>& msgs) {
                ", \"sender\": " + json_string(m.sender) + ", \"source\": " + json_string(m.source) +
                ", \"attempts\": " + std::to_string(m.attempts) +
                ", \"next_attempt\": " + std::to_string(static_cast<long long>(m.next_attempt)) +
+               ", \"held\": " + (m.held ? "true" : "false") +
                ", \"recipients\": [";
         for (size_t k = 0; k < m.rcpts.size(); ++k) {
             const auto& r = m.rcpts[k];
@@ -106,6 +117,49 @@ std::string format_listing_json(const std::vector<ListedMessage>& msgs) {
         out += "]}";
     }
     out += msgs.empty() ? "]\n" : "\n]\n";
+    return out;
+}
+
+std::vector<DomainSummary> summarize_by_domain(const std::vector<ListedMessage>& msgs) {
+    std::map<std::string, DomainSummary> by_domain;
+    DomainSummary total;
+    total.domain = "TOTAL";
+    for (const auto& m : msgs) {
+        std::set<std::string> seen;
+        bool counted = false;
+        for (const auto& r : m.rcpts) {
+            bool pending = r.state == "pending", deferred = r.state == "deferred";
+            if (!pending && !deferred) continue;
+            size_t at = r.address.rfind('@');
+            std::string domain = at == std::string::npos ? "(local)" : lowercase_ascii(r.address.substr(at + 1));
+            DomainSummary& row = by_domain[domain];
+            row.domain = domain;
+            (pending ? row.pending : row.deferred)++;
+            (pending ? total.pending : total.deferred)++;
+            if (seen.insert(domain).second) row.messages++;
+            if (!counted) total.messages++;
+            counted = true;
+        }
+    }
+    std::vector<DomainSummary> rows;
+    for (auto& [d, row] : by_domain) rows.push_back(row);
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const DomainSummary& a, const DomainSummary& b) { return a.total() > b.total(); });
+    rows.push_back(total);
+    return rows;
+}
+
+std::string format_summary_text(const std::vector<DomainSummary>& rows) {
+    std::string out;
+    char line[512];
+    std::snprintf(line, sizeof line, "%-40s %8s %8s %8s %8s\n", "domain", "messages", "rcpts", "pending",
+                  "deferred");
+    out += line;
+    for (const auto& r : rows) {
+        std::snprintf(line, sizeof line, "%-40s %8u %8u %8u %8u\n", printable(r.domain).c_str(), r.messages,
+                      r.total(), r.pending, r.deferred);
+        out += line;
+    }
     return out;
 }
 

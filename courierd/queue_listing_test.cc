@@ -37,3 +37,30 @@ TEST_CASE("mailq listing: states, next attempt, JSON") {
     CHECK(json.find("\"next_attempt\": " + std::to_string(0x60000000 + 300)) != std::string::npos);
     CHECK(courierd::format_listing_json({}) == "[]\n");
 }
+
+TEST_CASE("mailq -s: recipients to deliver per domain and state") {
+    using courierd::ListedMessage;
+    ListedMessage a;
+    a.rcpts = {{"u@Example.COM", "pending", ""}, {"v@example.com", "deferred", "451"},
+               {"w@other.org", "delivered", "250"}, {"root", "failed", "550"}};
+    ListedMessage b;
+    b.rcpts = {{"x@other.org", "deferred", ""}, {"localuser", "pending", ""}};
+    ListedMessage done;
+    done.rcpts = {{"y@example.com", "delivered", ""}};
+    auto rows = courierd::summarize_by_domain({a, b, done});
+    REQUIRE(rows.size() == 4);
+    CHECK(rows[0].domain == "example.com");
+    CHECK(rows[0].pending == 1);
+    CHECK(rows[0].deferred == 1);
+    CHECK(rows[0].messages == 1);
+    CHECK(rows[1].domain == "(local)");   // equal totals keep name order
+    CHECK(rows[2].domain == "other.org");
+    CHECK(rows[2].deferred == 1);
+    CHECK(rows[3].domain == "TOTAL");
+    CHECK(rows[3].total() == 4);
+    CHECK(rows[3].messages == 2);
+    std::string text = courierd::format_summary_text(rows);
+    CHECK(text.find("domain") == 0);
+    CHECK(text.find("example.com                                     1        2        1        1\n") !=
+          std::string::npos);
+}

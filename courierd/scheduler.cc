@@ -8,6 +8,7 @@
 #include <csignal>
 #include <ctime>
 #include "courierd/dsn.h"
+#include "courierd/metrics.h"
 #include "courierd/module_pool.h"
 #include "courierd/queue_scan.h"
 #include "courierd/scheduler_state.h"
@@ -44,6 +45,7 @@ private:
     bool maybe_scan();
     bool read_trigger();
     void dispatch();
+    void write_metrics();
     int poll_timeout() const;
     // The periodic rescan also finds messages whose FIFO notice was dropped, so it runs
     // every 5 minutes even when queuefill is 0.
@@ -66,11 +68,14 @@ private:
     bool filled_up_ = false;   // the last scan stopped because memory was full
     bool refilling_ = false;   // this scan is a queuefill refill: its finds get priority
     std::string backuprelay_;   // host of the backuprelay file, "" when none
+    courierd::Metrics metrics_;   // doc/metrics.md
+    std::string metrics_path_;
+    std::time_t metrics_written_ = 0;
 };
 
 Status ensure_spool(uid_t uid, gid_t gid) {
     const Paths& p = paths();
-    for (const std::string& dir : {p.spool, p.spool_tmp(), p.spool_msgs()}) {
+    for (const std::string& dir : {p.spool, p.spool_tmp(), p.spool_msgs(), session_stats_dir()}) {
         if (Status s = ensure_dir(dir, 0750); !s) return s;
         if (uid != static_cast<uid_t>(-1) && lchown(dir.c_str(), uid, gid) != 0)
             return sys_error("chown " + dir);
@@ -106,6 +111,9 @@ Status Scheduler::start_up() {
         unsigned long long v = std::strtoull(lim->c_str(), &end, 10);
         if (end && *end == '\0' && !lim->empty()) notice_.dsnlimit = v;
     }
+    metrics_path_ = courierd::metrics_file_path(config_);
+    // Counters continue from the last file: a restart is not a reset for rate().
+    if (auto previous = read_file(metrics_path_, 4u * 1024 * 1024)) metrics_.restore(*previous);
     state_ = std::make_unique<SchedulerState>(pool_.running(),
                                               std::max<size_t>(10 * limits_.hi, 10000));
     now_ = std::time(nullptr);
@@ -123,7 +131,10 @@ bool Scheduler::execute(Effects& fx) {
             return false;
         }
     }
-    for (const auto& line : fx.logs) log_info(line);
+    for (const auto& line : fx.logs) {
+        log_info(line);
+        metrics_.count_delivery_line(line);
+    }
     for (const auto& id : fx.settled)
         if (!settle(id)) return false;
     fx = Effects{};
@@ -186,6 +197,7 @@ bool Scheduler::settle(const QueueId& id) {
     auto plan = courierd::plan_settlement(*env, records, now_, settle_opts_);
     for (const auto& f : plan.expired) {
         if (!append(id, f, true)) return false;
+        metrics_.count_expired(env->rcpts[f.rcpt].module);
         log_info("expired id=" + id.text + " rcpt=<" + log_safe(env->rcpts[f.rcpt].address) +
                  "> text=" + log_safe(f.text));
     }
@@ -249,11 +261,20 @@ bool Scheduler::load(const QueueId& id, bool ignore_retry, bool priority) {
         state_->waiting().remove(id.text);
         return settle(id);
     }
+    if (m->status.held) {   // a filter's HOLD: nothing goes out until `courier release`
+        state_->waiting().remove(id.text);
+        return true;
+    }
     if (!ignore_retry && m->status.retry_next > now_) {
         state_->waiting().add(id.text, m->status.retry_next);
         return true;
     }
     state_->waiting().remove(id.text);
+    // First time in memory (no attempt, no final record): a received message.
+    if (m->status.attempts == 0 &&
+        std::none_of(m->status.final_rcpt.begin(), m->status.final_rcpt.end(), [](bool b) { return b; }))
+        metrics_.count_received(m->envelope.source,
+                                m->envelope.source == "esmtp" && courierd::queue_file_used_tls(m->queue_file));
     Message msg = make_message(m->envelope, m->queue_file, m->status);
     for (size_t i : courierd::reroute_to_backuprelay(msg, backuprelay_, now_, settle_opts_.retry))
         log_info("backuprelay id=" + id.text + " rcpt=<" + log_safe(msg.rcpts[i].address) +
@@ -346,8 +367,33 @@ bool Scheduler::read_trigger() {
             log_info("courierd: flush id=" + n->id->text);
             if (!load(*n->id, true)) return false;
             break;
+        case TriggerNotice::Kind::flush_domain: {
+            // ETRN (RFC 1985) from courieresmtpd: the messages for that domain, now.
+            auto ids = etrn_messages(paths_.spool, n->domain);
+            log_info("courierd: etrn domain=" + n->domain + " messages=" + std::to_string(ids.size()));
+            for (const QueueId& id : ids)
+                if (!load(id, true)) return false;
+            break;
+        }
         }
     }
+}
+
+// At most once a second while counters change, and every 15 s for the gauges.
+void Scheduler::write_metrics() {
+    if (!(metrics_.dirty() && now_ != metrics_written_) && now_ < metrics_written_ + 15) return;
+    courierd::QueueGauges q;
+    q.active = state_->message_count();
+    q.deferred = state_->waiting().size();
+    q.in_progress = state_->deliveries_in_progress();
+    std::string text = metrics_.format(q, courierd::collect_session_stats(), now_);
+    if (Status s = courierd::write_metrics_file(metrics_path_, text); !s) {
+        if (metrics_written_ >= 0) log_warning("courierd: metrics: " + s.error().text);
+        metrics_written_ = -1;   // say it once until a write works again
+        return;
+    }
+    metrics_.clear_dirty();
+    metrics_written_ = now_;
 }
 
 void Scheduler::dispatch() {
@@ -362,7 +408,7 @@ int Scheduler::poll_timeout() const {
         if (scan_wanted_ && scan_would_run)
             next = std::min(next, std::max(next_scan_allowed_, now_));
     }
-    std::time_t wait = std::clamp<std::time_t>(next - now_, 0, 60);
+    std::time_t wait = std::clamp<std::time_t>(next - now_, 0, metrics_.dirty() ? 1 : 15);
     // Whole seconds are coarse; a due time "now" must not be polled with 0 for ever,
     // but every due time <= now is handled before poll, so 0 only means "just passed".
     return static_cast<int>(wait * 1000) + (wait > 0 ? 0 : 50);
@@ -376,6 +422,7 @@ int Scheduler::loop() {
             if (!load_due() || !maybe_scan()) return EX_IOERR;
             dispatch();
         }
+        write_metrics();
         std::vector<pollfd> fds{{signal_pipe_fd(), POLLIN, 0}, {trigger_.get(), POLLIN, 0}};
         for (size_t i = 0; i < pool_.size(); ++i) {
             if (Status s = pool_.write_pending(i); !s) {
@@ -431,6 +478,8 @@ int Scheduler::run() {
         return EX_OSERR;
     }
     int code = loop();
+    metrics_written_ = 0;
+    write_metrics();
     log_info(code == EX_OK                    ? "courierd: scheduler stopping"
              : code == kSchedulerRestartCode ? "courierd: scheduler restarting"
                                              : "courierd: scheduler exiting, status " + std::to_string(code));

@@ -76,7 +76,11 @@ std::string delivery_log_line(const Message& m, size_t index, const std::string&
     }
     return "delivery id=" + m.id.text + " from=<" + log_safe(m.sender) + "> rcpt=<" +
            log_safe(m.rcpts[index].address) + "> module=" + module + " relay=" +
-           log_safe(m.rcpts[index].host) + " status=" + status_name(status) +
+           log_safe(m.rcpts[index].host) +
+           // A relayed recipient is delivered as far as counting goes; dsn= says why a
+           // "relayed" success notice may follow.
+           (status == DeliveryStatus::relayed ? std::string(" status=ok dsn=relayed")
+                                              : std::string(" status=") + status_name(status)) +
            " code=" + log_safe(code) + " delay=" + std::to_string(std::max<std::time_t>(0, now - m.arrival)) +
            " attempt=" + std::to_string(m.attempts + 1) + " text=" + log_safe(text);
 }
@@ -159,8 +163,9 @@ void SchedulerState::record(Message& m, const std::string& module, size_t index,
                             DeliveryStatus status, const std::string& text, std::time_t now,
                             Effects& fx) {
     StatusRecord r;
-    r.kind = status == DeliveryStatus::ok     ? StatusRecord::Kind::delivered
-             : status == DeliveryStatus::fail ? StatusRecord::Kind::failed
+    r.kind = status == DeliveryStatus::ok      ? StatusRecord::Kind::delivered
+             : status == DeliveryStatus::relayed ? StatusRecord::Kind::relayed
+             : status == DeliveryStatus::fail  ? StatusRecord::Kind::failed
                                               : StatusRecord::Kind::deferred;
     r.rcpt = index;
     r.when = now;

@@ -36,7 +36,8 @@ bool notify_wants(const std::string& notify, NoticeItem::Action action) {
     switch (action) {
     case NoticeItem::Action::failed: return n.empty() || n.find("FAILURE") != std::string::npos;
     case NoticeItem::Action::delayed: return n.empty() || n.find("DELAY") != std::string::npos;
-    case NoticeItem::Action::delivered: return n.find("SUCCESS") != std::string::npos;
+    case NoticeItem::Action::delivered:
+    case NoticeItem::Action::relayed: return n.find("SUCCESS") != std::string::npos;
     }
     return false;
 }
@@ -60,12 +61,13 @@ Settlement plan_settlement(const QueueEnvelope& env, const std::vector<StatusRec
         if (r.kind == K::retry) out.attempts = r.attempts;
         if (r.kind == K::notice || r.kind == K::retry || r.rcpt >= n) continue;
         if (r.kind == K::deferred && !final_[r.rcpt]) last_defer[r.rcpt] = r.text;
-        if (r.kind != K::delivered && r.kind != K::failed) continue;
+        if (r.kind != K::delivered && r.kind != K::failed && r.kind != K::relayed) continue;
         if (final_[r.rcpt]) continue;   // only the first final record counts
         final_[r.rcpt] = true;
         if (pos < handled_upto) continue;
-        auto action = r.kind == K::failed ? NoticeItem::Action::failed
-                                          : NoticeItem::Action::delivered;
+        auto action = r.kind == K::failed    ? NoticeItem::Action::failed
+                    : r.kind == K::relayed ? NoticeItem::Action::relayed
+                                           : NoticeItem::Action::delivered;
         const std::string& addr = env.rcpts[r.rcpt].address;
         if (action == NoticeItem::Action::failed) out.backscatter_add.push_back(addr);
         else out.backscatter_remove.push_back(addr);

@@ -16,7 +16,7 @@ namespace courierd {
 
 // One recipient line of a notice (RFC 3464 per-recipient fields).
 struct NoticeItem {
-    enum class Action { failed, delayed, delivered };
+    enum class Action { failed, delayed, delivered, relayed };
     size_t index = 0;                // recipient index in the queue file
     Action action = Action::failed;
     std::string text;                // the SMTP-style reply that decided it

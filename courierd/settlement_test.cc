@@ -151,6 +151,19 @@ TEST_CASE("settlement: a cancelled message (every recipient failed) is reported 
     CHECK(s.report[0].text == "554 5.0.0 Message cancelled by root");
 }
 
+TEST_CASE("settlement: a relayed recipient gets a relayed notice only with NOTIFY=SUCCESS") {
+    auto env = envelope({"SUCCESS", ""});
+    SettlementOptions o;
+    std::vector<StatusRecord> log{rec(K::relayed, 0, 10001, "250 2.0.0 queued"),
+                                  rec(K::relayed, 1, 10001, "250 2.0.0 queued")};
+    auto s = plan_settlement(env, log, 10002, o);
+    CHECK(s.remove);
+    REQUIRE(s.report.size() == 1);
+    CHECK(s.report[0].index == 0);
+    CHECK(s.report[0].action == NoticeItem::Action::relayed);
+    CHECK(s.backscatter_add.empty());
+}
+
 TEST_CASE("notify_wants follows RFC 3461") {
     using A = NoticeItem::Action;
     CHECK(courierd::notify_wants("", A::failed));

@@ -133,6 +133,7 @@ int serve(const TcpdOptions& o) {
         server.set_access(std::move(access));
     }
     if (logger) server.set_stderr_logger(std::move(logger));
+    server.set_session_stats(o.port_list);
     if (stderr_log) server.set_reopenable(Reopenable{absolute(o.stderr_file), stderr_log.get()});
     return server.run();
 }

@@ -212,6 +212,7 @@ void TcpdServer::start_child(UniqueFd sock, const sockaddr_storage& remote) {
         start.access_vars = std::move(d.variables);
         run_connection_child(std::move(sock), info, child_, std::move(start));
     }
+    ++connections_;
     note_load(limits_.add(pid, peer));
 }
 
@@ -236,6 +237,7 @@ void TcpdServer::start_proxied_child(UniqueFd sock, const ConnectionInfo& info) 
         run_connection_child(std::move(sock), info, child_, std::move(start));
     }
     set_nonblock(mine.get(), true);
+    ++connections_;
     note_load(limits_.add(pid, PeerKey{}));
     int fd = mine.get();
     admissions_.emplace(fd, std::make_pair(pid, std::move(mine)));
@@ -291,6 +293,7 @@ void TcpdServer::shut_down() {
     listeners_.close_all();
     limits_.for_each_pid([](pid_t pid) { ::kill(pid, SIGTERM); });
     if (!pid_file_.empty()) ::unlink(pid_file_.c_str());
+    if (stats_) stats_->remove();
 }
 
 int TcpdServer::run() {
@@ -315,6 +318,7 @@ int TcpdServer::run() {
                 pfds.push_back(pollfd{l.fd.get(), POLLIN, 0});
         size_t n_listeners = pfds.size() - 1;
         for (const auto& [fd, waiting] : admissions_) pfds.push_back(pollfd{fd, POLLIN, 0});
+        if (stats_) stats_->update(limits_.active(), connections_);
         int n = ::poll(pfds.data(), pfds.size(), poll_timeout_ms());
         if (n < 0 && errno != EINTR) {
             log_error(sys_error("poll").text);

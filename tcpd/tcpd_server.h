@@ -13,6 +13,7 @@
 #include "tcpd/connection.h"
 #include "tcpd/access_table.h"
 #include "tcpd/listeners.h"
+#include "tcpd/session_stats.h"
 #include "tcpd/tcpd_options.h"
 
 // -stderrlogger: one logger process reading the standard error of every child through
@@ -37,6 +38,10 @@ public:
     void set_access(std::unique_ptr<tcpd::AccessTable> access);
     void set_stderr_logger(std::unique_ptr<StderrLogger> logger);
     void set_reopenable(Reopenable r) { reopen_ = std::move(r); }
+    // Publishes the session gauge for courierd's metrics (tcpd/session_stats.h).
+    void set_session_stats(std::string listener) {
+        stats_ = std::make_unique<SessionStatsFile>(std::move(listener));
+    }
     // Installs the signal handlers and serves until SIGTERM; returns the exit code.
     int run();
 
@@ -65,6 +70,8 @@ private:
     std::chrono::steady_clock::time_point logger_started_{}, logger_due_{};
     bool logger_waiting_ = false;
     std::string pid_file_;
+    std::unique_ptr<SessionStatsFile> stats_;
+    uint64_t connections_ = 0;   // children started, for the metrics
     UniqueFd sig_read_, sig_write_;
     std::chrono::steady_clock::time_point paused_until_{};
     std::chrono::steady_clock::time_point last_error_log_{};
