@@ -359,7 +359,8 @@ void Deliverer::transaction(const DeliveryRequest& req, const QueueEnvelope& env
     if (accepted.empty()) return reset_or_drop();
     Reply final = send_body(message);
     if (final.code == 0) return lost("while sending the message");
-    for (size_t idx : accepted) out->results.push_back({req.id, idx, status_of(final), final.text()});
+    DeliveryStatus st = final.positive() ? accepted_status(caps_) : status_of(final);
+    for (size_t idx : accepted) out->results.push_back({req.id, idx, st, final.text()});
     if (!final.positive()) reset_or_drop();
 }
 

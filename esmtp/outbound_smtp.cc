@@ -60,6 +60,10 @@ Reply ReplyParser::take() {
     return r;
 }
 
+DeliveryStatus accepted_status(const Capabilities& peer) {
+    return peer.dsn ? DeliveryStatus::ok : DeliveryStatus::relayed;
+}
+
 Capabilities parse_ehlo(const Reply& r) {
     Capabilities c;
     c.esmtp = r.code == 250;

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 #include "lib/lineio.h"
+#include "lib/module_protocol.h"
 #include "lib/queue.h"
 #include "lib/result.h"
 #include "lib/tls.h"
@@ -46,6 +47,9 @@ struct Capabilities {
     std::vector<std::string> auth;     // mechanisms, upper case
 };
 Capabilities parse_ehlo(const Reply& r);
+// The result of a recipient the peer accepted: a peer without DSN takes no responsibility
+// for success notices, so this MTA owes a "relayed" one (RFC 3461 5.2.2).
+DeliveryStatus accepted_status(const Capabilities& peer);
 
 // LF-stored message → DATA payload: CRLF lines, leading dots doubled, a final CRLF
 // when missing, and the terminating ".\r\n".

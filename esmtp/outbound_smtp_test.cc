@@ -19,6 +19,13 @@ TEST_CASE("reply parser: multi-line replies") {
     CHECK(bad);
 }
 
+TEST_CASE("a peer without DSN makes an accepted recipient relayed (RFC 3461 5.2.2)") {
+    Capabilities with, without;
+    with.dsn = true;
+    CHECK(accepted_status(with) == DeliveryStatus::ok);
+    CHECK(accepted_status(without) == DeliveryStatus::relayed);
+}
+
 TEST_CASE("EHLO keywords") {
     Reply r{250, {"mx.test", "PIPELINING", "SIZE 52428800", "8BITMIME", "STARTTLS", "AUTH LOGIN PLAIN CRAM-MD5",
                   "DSN", "SMTPUTF8", "CHUNKING"}};

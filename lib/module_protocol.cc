@@ -20,6 +20,7 @@ const char* status_name(DeliveryStatus s) {
     case DeliveryStatus::ok: return "ok";
     case DeliveryStatus::defer: return "defer";
     case DeliveryStatus::fail: return "fail";
+    case DeliveryStatus::relayed: return "relayed";
     }
     return "defer";
 }
@@ -85,6 +86,7 @@ std::optional<ModuleReply> parse_module_reply(std::string_view line, std::string
         if (f[3] == "ok") r.result.status = DeliveryStatus::ok;
         else if (f[3] == "defer") r.result.status = DeliveryStatus::defer;
         else if (f[3] == "fail") r.result.status = DeliveryStatus::fail;
+        else if (f[3] == "relayed") r.result.status = DeliveryStatus::relayed;
         else {
             set(error, "unknown status in result line");
             return std::nullopt;

@@ -7,7 +7,9 @@
 #include <string_view>
 #include <vector>
 
-enum class DeliveryStatus { ok, defer, fail };
+// relayed: accepted by a next hop that does not support DSN (RFC 3461 5.2.2), so this
+// MTA must answer NOTIFY=SUCCESS itself with a "relayed" notice.
+enum class DeliveryStatus { ok, defer, fail, relayed };
 
 // courierd -> module: one delivery of one message to one host, several recipients.
 struct DeliveryRequest {

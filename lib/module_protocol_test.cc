@@ -42,6 +42,10 @@ TEST_CASE("module replies parse; junk is an error") {
     auto d = parse_module_reply("done 9", &err);
     REQUIRE(d);
     CHECK(d->done_id == 9);
+    auto rel = parse_module_reply("result 9 3 relayed 250+20ok", &err);
+    REQUIRE(rel);
+    CHECK(rel->result.status == DeliveryStatus::relayed);
+    CHECK(format_result(rel->result) == "result 9 3 relayed 250+20ok\n");
     CHECK_FALSE(parse_module_reply("result 9 2 maybe x", &err));
     CHECK_FALSE(parse_module_reply("hello", &err));
     RequestParser p;

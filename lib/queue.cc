@@ -160,6 +160,8 @@ std::string format_status(const StatusRecord& r) {
     switch (r.kind) {
     case StatusRecord::Kind::delivered:
         return "delivered " + std::to_string(r.rcpt) + " " + t + " " + xtext_encode(r.text) + "\n";
+    case StatusRecord::Kind::relayed:
+        return "relayed " + std::to_string(r.rcpt) + " " + t + " " + xtext_encode(r.text) + "\n";
     case StatusRecord::Kind::failed:
         return "failed " + std::to_string(r.rcpt) + " " + t + " " + xtext_encode(r.text) + "\n";
     case StatusRecord::Kind::deferred:
@@ -168,6 +170,10 @@ std::string format_status(const StatusRecord& r) {
         return "retry " + std::to_string(static_cast<long long>(r.next)) + " " + std::to_string(r.attempts) + "\n";
     case StatusRecord::Kind::notice:
         return "notice " + t + " " + xtext_encode(r.text) + "\n";
+    case StatusRecord::Kind::hold:
+        return "hold " + t + " " + xtext_encode(r.text) + "\n";
+    case StatusRecord::Kind::release:
+        return "release " + t + " " + xtext_encode(r.text) + "\n";
     }
     return "";
 }
@@ -176,8 +182,10 @@ static std::optional<StatusRecord> parse_status_line(std::string_view line) {
     auto f = split_record_fields(line);
     StatusRecord r;
     long long when = 0;
-    if (f.size() == 4 && (f[0] == "delivered" || f[0] == "failed" || f[0] == "deferred")) {
+    if (f.size() == 4 && (f[0] == "delivered" || f[0] == "failed" || f[0] == "deferred" ||
+                          f[0] == "relayed")) {
         r.kind = f[0] == "delivered" ? StatusRecord::Kind::delivered
+               : f[0] == "relayed"   ? StatusRecord::Kind::relayed
                : f[0] == "failed"    ? StatusRecord::Kind::failed
                                      : StatusRecord::Kind::deferred;
         auto text = xtext_decode(f[3]);
@@ -193,8 +201,10 @@ static std::optional<StatusRecord> parse_status_line(std::string_view line) {
         r.next = static_cast<std::time_t>(next);
         return r;
     }
-    if (f.size() == 3 && f[0] == "notice") {
-        r.kind = StatusRecord::Kind::notice;
+    if (f.size() == 3 && (f[0] == "notice" || f[0] == "hold" || f[0] == "release")) {
+        r.kind = f[0] == "notice" ? StatusRecord::Kind::notice
+               : f[0] == "hold"   ? StatusRecord::Kind::hold
+                                  : StatusRecord::Kind::release;
         auto text = xtext_decode(f[2]);
         if (!parse_decimal(f[1], when) || !text) return std::nullopt;
         r.when = static_cast<std::time_t>(when);

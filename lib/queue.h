@@ -56,13 +56,16 @@ Result<QueueEnvelope> read_envelope(const std::string& path, size_t* data_offset
 
 // Status log records (S<qid>), one per line, appended by courierd.
 struct StatusRecord {
-    enum class Kind { delivered, failed, deferred, retry, notice };
+    // hold/release: a global filter held the message; `courier release` frees it.
+    // relayed: delivered to a next hop without DSN support (a final success).
+    enum class Kind { delivered, failed, deferred, retry, notice, hold, release, relayed };
     Kind kind = Kind::deferred;
     size_t rcpt = 0;            // recipient index (delivered/failed/deferred)
     std::time_t when = 0;
     std::time_t next = 0;       // retry: when the next attempt is due
     unsigned attempts = 0;      // retry: attempts made so far
-    std::string text;           // reply text (delivered/failed/deferred), notice kind
+    std::string text;           // reply text (delivered/failed/deferred), notice kind,
+                                // hold reason, who released
 };
 std::string format_status(const StatusRecord& r);     // one line with its LF
 // Parses a whole status log; a torn last line (no LF) is ignored, as after a crash.

@@ -70,6 +70,14 @@ TEST_CASE("status log: records round trip and a torn last line is ignored") {
     CHECK(recs[1].kind == StatusRecord::Kind::retry);
     CHECK(recs[1].next == 400);
     CHECK(recs[1].attempts == 3);
+
+    StatusRecord rel{StatusRecord::Kind::relayed, 1, 200, 0, 0, "250 2.0.0 queued as X"};
+    auto again = parse_status_log(format_status(rel));
+    REQUIRE(again.size() == 1);
+    CHECK(format_status(rel) == "relayed 1 200 250+202.0.0+20queued+20as+20X\n");
+    CHECK(again[0].kind == StatusRecord::Kind::relayed);
+    CHECK(again[0].rcpt == 1);
+    CHECK(again[0].text == "250 2.0.0 queued as X");
 }
 
 TEST_CASE("spool paths") {

@@ -212,5 +212,26 @@ class BackupRelayTest(PeerTestCase):
         self.assertEqual(cs.notices(self.mta, self.sender), [], "backuprelay replaces the delay notice")
 
 
+class RelayedNoticeTest(PeerTestCase):
+    """The peer (aiosmtpd) offers no DSN: NOTIFY=SUCCESS gets a "relayed" notice from
+    this MTA (RFC 3461 5.2.2); a recipient without NOTIFY=SUCCESS gets none."""
+
+    def test_peer_without_dsn_gives_a_relayed_notice(self):
+        replies, qid = cs.submit(self.mta, f"{self.sender}@{self.mta.me}",
+                                 ["told@peer.test", "quiet@peer.test"], "Subject: relay me\n\nbody\n",
+                                 source="local", rcpt_params={"told@peer.test": "NOTIFY=SUCCESS"})
+        self.assertIsNotNone(qid, replies)
+        got = self.received(self.peer, "relay me")
+        self.assertEqual(sorted(got[0]["rcpts"]), ["quiet@peer.test", "told@peer.test"])
+        n = harness.wait_for(lambda: cs.notices(self.mta, self.sender), timeout=30,
+                             what="the relayed notice")[0]
+        self.assertIn("Success", n["Subject"])
+        _, per_rcpt = cs.report_fields(n)
+        self.assertEqual([r["Final-Recipient"] for r in per_rcpt], ["rfc822; told@peer.test"])
+        self.assertEqual(per_rcpt[0]["Action"], "relayed")
+        self.assertEqual(per_rcpt[0]["Status"], "2.0.0")
+        self.gone(qid)
+        self.assertRegex(self.mta.log_text(), rf"delivery id={qid} .*rcpt=<told@peer\.test> .*status=ok dsn=relayed")
+
 if __name__ == "__main__":
     harness.main()
