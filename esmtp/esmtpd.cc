@@ -1,7 +1,9 @@
 // esmtpd start|stop|restart: the control command of the ESMTP service (courier(8),
 // esmtpd). Reads the settings file named after the command (esmtpd, and later
 // esmtpd-msa, esmtpd-ssl), exports its NAME=value settings and runs couriertcpd with
-// courieresmtpd. SECURITY: run by the administrator, usually root; it only reads the
+// courieresmtpd. Start and restart check the settings and the HELO patterns file
+// first and refuse a broken one (file:line), so a running service keeps its last good
+// configuration. SECURITY: run by the administrator, usually root; it only reads the
 // root-owned configuration and starts couriertcpd, which drops to the mail user.
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,10 +18,12 @@
 #include <vector>
 
 #include "config/config.h"
+#include "esmtp/smtpd_config.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/paths.h"
 #include "lib/process.h"
+#include "lib/systemd_handover.h"
 
 namespace {
 
@@ -128,20 +132,74 @@ template <typename F> bool wait_until(F done) {
     return true;
 }
 
+// Values of issue 10's settings (switches, guards) are checked before start and
+// restart, not found wrong by each connection later; stop needs no check.
+Status check_settings(const Service& svc) {
+    auto text = read_file(svc.settings_path, 1 << 20);
+    if (!text) return text.error();
+    std::vector<std::string> errors = check_listener_settings(*text, svc.settings_path);
+    if (errors.empty()) return ok_status();
+    std::string all;
+    for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e;
+    return Error{EINVAL, all};
+}
+
+// Checks the listener's HELO patterns file and installs a copy for courieresmtpd
+// (ESMTP_HELOPATTERNS_FILE); a broken file leaves the installed copy as it was.
+Status install_helo_patterns(const Service& svc) {
+    const Settings& s = svc.settings;
+    std::string source = ConfigDir(paths().config).path(
+        helo_patterns_name([&](const char* n) { return s.get(n); }));
+    std::string installed = installed_helo_patterns(svc.name);
+    if (!path_exists(source)) {
+        ::unlink(installed.c_str());
+        return ok_status();
+    }
+    auto text = read_file(source, 1 << 20);
+    if (!text) return text.error();
+    std::vector<std::string> errors;
+    (void)HeloPatterns::parse(*text, source, &errors);
+    if (!errors.empty()) {
+        std::string all;
+        for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e;
+        return Error{EINVAL, all};
+    }
+    if (Status d = ensure_dir(paths().run, 0755); !d) return d;
+    auto slash = installed.rfind('/');
+    return write_file_durably(installed.substr(0, slash), installed.substr(slash + 1), *text, 0644);
+}
+
+// `courier check -q`: 0 when the configuration has no errors, its exit code otherwise,
+// -1 when it cannot run.
+int run_config_check() {
+    SpawnOptions o;
+    o.argv = {paths().sbin + "/courier", "check", "-q"};
+    o.stdout_fd = STDERR_FILENO;
+    auto child = ChildProcess::spawn(o);
+    if (!child) return -1;
+    int st = child->wait();
+    if (st < 0 || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}
+
 int start(const Service& svc) {
     if (!is_yes(svc.settings.get_or("ESMTPDSTART", ""))) {
         std::printf("%s: ESMTPDSTART is not YES in %s, not starting\n", svc.name.c_str(),
                     svc.settings_path.c_str());
         return 0;
     }
+    // Where systemd runs the machine, <name>.service owns couriertcpd (doc/install.md).
+    if (auto handed = hand_to_systemd("start", svc.name + ".service")) return *handed;
     if (pid_t pid = read_live_pid(svc.pid_file); pid > 0 && !process_gone(pid)) {
         std::printf("%s: already running (pid %ld)\n", svc.name.c_str(), static_cast<long>(pid));
         return 0;
     }
     if (Status s = ensure_dir(dir_of(svc.pid_file), 0755); !s)
         return fail(svc, EX_CANTCREAT, s.error().text);
+    if (Status s = install_helo_patterns(svc); !s) return fail(svc, EX_CONFIG, s.error().text);
     std::vector<std::string> env;
     for (const auto& [name, value] : svc.settings.all()) env.push_back(name + "=" + value);
+    env.push_back("ESMTP_HELOPATTERNS_FILE=" + installed_helo_patterns(svc.name));
     auto code = run_tcpd(tcpd_command(svc, ::geteuid() == 0), std::move(env));
     if (!code) return fail(svc, EX_OSERR, "cannot run couriertcpd: " + code.error().text);
     if (*code != 0)
@@ -157,6 +215,7 @@ int start(const Service& svc) {
 }
 
 int stop(const Service& svc) {
+    if (auto handed = hand_to_systemd("stop", svc.name + ".service")) return *handed;
     pid_t pid = read_live_pid(svc.pid_file);
     if (pid <= 0) {
         ::unlink(svc.pid_file.c_str());   // a stale file from a crash, if any
@@ -175,8 +234,11 @@ int stop(const Service& svc) {
 }
 
 int restart(const Service& svc) {
+    if (auto handed = hand_to_systemd("reload", svc.name + ".service")) return *handed;
     if (read_live_pid(svc.pid_file) <= 0)
         return fail(svc, EX_UNAVAILABLE, "not running");
+    // New HELO patterns apply to the next connection; a broken file changes nothing.
+    if (Status s = install_helo_patterns(svc); !s) return fail(svc, EX_CONFIG, s.error().text);
     auto code = run_tcpd({paths().sbin + "/couriertcpd", "-pid=" + svc.pid_file, "-restart"}, {});
     if (!code) return fail(svc, EX_OSERR, "cannot run couriertcpd: " + code.error().text);
     if (*code != 0) return fail(svc, EX_UNAVAILABLE, "couriertcpd -restart failed");
@@ -198,6 +260,20 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s: %s\n", name.c_str(), svc.error().text.c_str());
         log_error(svc.error().text);
         return EX_CONFIG;
+    }
+    if (cmd != "stop") {
+        if (Status s = check_settings(*svc); !s) {
+            std::fprintf(stderr, "%s: %s\n", name.c_str(), s.error().text.c_str());
+            log_error(s.error().text);
+            return EX_CONFIG;
+        }
+        // The configuration check of `courier check` (courierd/config_check.h), run as
+        // that command so esmtpd needs none of its parsers; its error lines go to
+        // stderr. A refused restart leaves the running service as it is.
+        if (int code = run_config_check(); code != 0)
+            return fail(*svc, EX_CONFIG, code < 0 ? "cannot run courier check"
+                                                  : "configuration errors (courier check), not " +
+                                                        std::string(cmd == "start" ? "started" : "restarted"));
     }
     if (cmd == "start") return start(*svc);
     if (cmd == "stop") return stop(*svc);
