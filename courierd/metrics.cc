@@ -209,8 +209,10 @@ std::string metrics_file_path(const ConfigDir& config) {
 Status write_metrics_file(const std::string& path, const std::string& text) {
     std::string tmp = path + ".tmp";
     {
-        // Mode 0644: node_exporter reads the file as its own user.
-        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        // Outside the spool, mode 0644: node_exporter reads the file as its own user.
+        // Inside it, nothing is readable by others (doc/architecture.md, privileges).
+        bool in_spool = path.rfind(paths().spool + "/", 0) == 0;
+        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, in_spool ? 0640 : 0644));
         if (!fd) return sys_error("create " + tmp);
         if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
             ::unlink(tmp.c_str());
