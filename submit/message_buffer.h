@@ -30,6 +30,7 @@ public:
     MessageBuffer(std::string spill_dir, size_t memory_limit, uint64_t size_limit);
 
     void reset();                               // for the next message
+    void set_size_limit(uint64_t limit) { size_limit_ = limit; }   // 0: none
     Status append(std::string_view raw);        // raw chunk bytes
     Status finish();                            // end of message
     uint64_t size() const { return size_; }     // bytes after conversion

@@ -2,6 +2,7 @@
 // (unknown user, relaying denied, bad syntax) as the SMTP client should see them.
 #include "submit/recipients.h"
 #include <pwd.h>
+#include <cstdlib>
 #include <algorithm>
 #include "lib/address.h"
 #include "lib/paths.h"
@@ -15,7 +16,15 @@ VhostConfig VhostConfig::load(const ConfigDir& cfg, std::string_view vhost) {
     out.default_domain = lowercase_ascii(cfg.default_domain(vhost));
     out.lowercase_local = cfg.exists("locallowercase");
     out.domains = AcceptedDomains::load(cfg, vhost);
+    if (auto line = cfg.first_line("sizelimit", vhost)) out.size_limit = parse_size_limit(*line);
     return out;
+}
+
+uint64_t parse_size_limit(std::string_view text) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos ||
+        text.size() > 18)
+        return 10485760;
+    return std::strtoull(std::string(text).c_str(), nullptr, 10);
 }
 
 const VhostConfig& VhostConfigCache::get(const std::string& vhost) {

@@ -4,6 +4,7 @@
 // "The submit protocol"; courier(8): locals, defaultdomain, locallowercase.
 #pragma once
 #include <map>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,8 +27,13 @@ struct VhostConfig {
     AcceptedDomains domains;
     std::string default_domain;        // ConfigDir::default_domain(vhost)
     bool lowercase_local = false;      // the file locallowercase exists
+    std::optional<uint64_t> size_limit;   // sizelimit(.<vhost>), when the file exists
     static VhostConfig load(const ConfigDir& cfg, std::string_view vhost);
 };
+
+// A sizelimit value (courier(8)): bytes, 0 for no limit; the 10 MiB default for an
+// empty or malformed value.
+uint64_t parse_size_limit(std::string_view text);
 
 // Caches VhostConfig per vhost key.
 class VhostConfigCache {

@@ -149,3 +149,11 @@ TEST_CASE("routing: address extensions go to the longest account prefix") {
     vc = VhostConfig::load(cfg, "");
     CHECK_FALSE(route_recipient("alice-x@hosted.example", vc, false, ext_accounts).rcpt);
 }
+
+TEST_CASE("sizelimit values: bytes, 0 for none, the default for junk") {
+    CHECK(submit::parse_size_limit("3000") == 3000);
+    CHECK(submit::parse_size_limit("0") == 0);
+    CHECK(submit::parse_size_limit("") == 10485760);
+    CHECK(submit::parse_size_limit("12k") == 10485760);
+    CHECK(submit::parse_size_limit("9999999999999999999") == 10485760);
+}

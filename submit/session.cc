@@ -145,6 +145,7 @@ SubmitReply SubmitSession::on_mail(const CommandLine& cmd) {
     if (auto refused = spf_at_mail(*sender, vc.me)) return *refused;   // SPF HELO, MAIL FROM
     if (auto refused = sender_policy(*sender)) return *refused;
     reset_message();
+    body_.set_size_limit(opts_.size_limit_fixed || !vc.size_limit ? opts_.size_limit : *vc.size_limit);
     have_mail_ = true;
     env_.sender = std::move(*sender);
     env_.source = opts_.source;

@@ -30,6 +30,7 @@ struct SubmitOptions {
     std::string spool_dir;              // paths().spool
     std::string config_dir;             // paths().config
     uint64_t size_limit = 10485760;     // 0: no limit
+    bool size_limit_fixed = false;      // SIZELIMIT was set: no vhost's sizelimit applies
     size_t max_rcpts = 10000;
     size_t max_line = 16 * 1024;
     size_t memory_limit = 512 * 1024;   // message bytes held in memory before spilling

@@ -33,17 +33,15 @@ extern "C" const char* __asan_default_options() { return "detect_leaks=0"; }
 
 namespace {
 
-// SIZELIMIT in the environment, else the sizelimit file, else 10 MiB; 0: no limit
-// (courier(8), sizelimit).
-uint64_t size_limit(const ConfigDir& cfg) {
+// SIZELIMIT in the environment, which then also overrides every vhost's sizelimit
+// file, else the sizelimit file, else 10 MiB; 0: no limit (courier(8), sizelimit).
+uint64_t size_limit(const ConfigDir& cfg, bool* from_env) {
     std::string text;
     // secure_getenv: a local user running the set-uid submit cannot lift the limit.
     if (const char* env = ::secure_getenv("SIZELIMIT"); env && *env) text = env;
     else if (auto line = cfg.first_line("sizelimit")) text = *line;
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
-        text.size() > 18)
-        return 10485760;
-    return std::strtoull(text.c_str(), nullptr, 10);
+    *from_env = ::secure_getenv("SIZELIMIT") && *::secure_getenv("SIZELIMIT");
+    return submit::parse_size_limit(text);
 }
 
 // A folder owned by root or `owner` that nobody else may write to.
@@ -90,7 +88,7 @@ int serve(const std::string& source) {
     opts.source = source;
     opts.spool_dir = p.spool;
     opts.config_dir = p.config;
-    opts.size_limit = size_limit(ConfigDir(p.config));
+    opts.size_limit = size_limit(ConfigDir(p.config), &opts.size_limit_fixed);
     opts.trusted = trusted;
     if (const struct passwd* pw = ::getpwuid(ruid)) opts.local_user = pw->pw_name;
     else opts.local_user = "uid" + std::to_string(ruid);

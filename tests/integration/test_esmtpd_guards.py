@@ -113,6 +113,27 @@ class VhostSizeLimitTest(harness.InstanceTestCase):
         self.assertEqual(queue_texts(self.mta), [])
 
 
+
+class LargerVhostSizeLimitTest(harness.InstanceTestCase):
+    """A vhost's sizelimit above the global one: courieresmtpd and submit both apply
+    the vhost's, so a message over the global limit is accepted and delivered."""
+
+    @classmethod
+    def configure(cls, mta):
+        cls.user = mta.add_user()
+        cls.rcpt = f"{cls.user}@{mta.me}"
+        mta.write_config("vhost.127.0.0.1", "")
+        mta.write_config("sizelimit.127.0.0.1", "9000000\n")
+        mta.write_config("sizelimit", "3000\n")
+
+    def test_the_vhost_limit_wins_over_the_global_one(self):
+        with self.mta.smtp() as s:
+            s.ehlo("client.example")
+            self.assertEqual(s.esmtp_features.get("size"), "9000000")
+            s.sendmail("s@remote.example", [self.rcpt], "Subject: large\r\n\r\n" + ("y" * 70 + "\r\n") * 100)
+        got = self.mta.wait_delivered(self.user, 1)
+        self.assertIn(b"Subject: large", got[0][1])
+
 SPOOL_MB = 4
 MINAVAIL_KB = 1024
 
