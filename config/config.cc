@@ -176,6 +176,18 @@ std::string expand_hostname_entry(std::string_view entry, std::string_view hostn
     return prefix + std::string(entry);
 }
 
+std::vector<std::string> split_words(std::string_view line) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+        size_t start = i;
+        while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+        if (i > start) out.emplace_back(line.substr(start, i - start));
+    }
+    return out;
+}
+
 std::optional<long> parse_interval(std::string_view text) {
     std::string t = trim(text);
     if (t.empty()) return std::nullopt;

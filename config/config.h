@@ -76,6 +76,9 @@ std::string normalize_domain(std::string_view domain);
 // or '.' is kept in front of the expansion. Other entries are returned unchanged.
 std::string expand_hostname_entry(std::string_view entry, std::string_view hostname);
 
+// The blank-separated words of a config line (spaces, tabs, any white space).
+std::vector<std::string> split_words(std::string_view line);
+
 // Time intervals as the manual writes them: "300", "5m", "1h30m", "1w", "2d" (units
 // s, m, h, d, w; a bare number is seconds). nullopt when malformed.
 std::optional<long> parse_interval(std::string_view text);

@@ -141,3 +141,9 @@ TEST_CASE("read_config_lines: file:line for files and folders") {
     CHECK(f[0].where == "dir/1:2");
     CHECK(f[1].where == "dir/2:1");
 }
+
+TEST_CASE("split_words: any white space separates, none is kept") {
+    CHECK(split_words("  a\tbb \n c ") == std::vector<std::string>{"a", "bb", "c"});
+    CHECK(split_words("").empty());
+    CHECK(split_words(" \t ").empty());
+}

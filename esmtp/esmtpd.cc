@@ -66,18 +66,6 @@ bool is_yes(const std::string& v) {
     return v.size() == 3 && (v[0] | 0x20) == 'y' && (v[1] | 0x20) == 'e' && (v[2] | 0x20) == 's';
 }
 
-std::vector<std::string> split_words(const std::string& s) {
-    std::vector<std::string> words;
-    size_t i = 0;
-    while (i < s.size()) {
-        while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) ++i;
-        size_t start = i;
-        while (i < s.size() && s[i] != ' ' && s[i] != '\t' && s[i] != '\n') ++i;
-        if (i > start) words.push_back(s.substr(start, i - start));
-    }
-    return words;
-}
-
 // The couriertcpd command line for this service, as Courier's esmtpd script builds it.
 std::vector<std::string> tcpd_command(const Service& svc, bool as_root) {
     const Settings& s = svc.settings;

@@ -10,18 +10,6 @@ namespace submit {
 
 namespace {
 
-std::vector<std::string> fields(std::string_view line) {
-    std::vector<std::string> out;
-    size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-        size_t start = i;
-        while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-        if (i > start) out.emplace_back(line.substr(start, i - start));
-    }
-    return out;
-}
-
 // Why a config word is not a domain, for file:line messages.
 std::string domain_problem(std::string_view word) {
     if (word.find('@') != std::string_view::npos) return "an address, not a domain: \"" + std::string(word) + "\"";
@@ -57,7 +45,7 @@ std::shared_ptr<DbReader> open_db(const std::string& path) {
 CompiledDomains compile_hosteddomains(const std::vector<ConfigLine>& lines, std::string_view hostname) {
     CompiledDomains out;
     for (const auto& l : lines) {
-        auto f = fields(l.text);
+        auto f = split_words(l.text);
         auto domain = f.empty() ? std::nullopt : config_domain(f[0], hostname);
         auto target = f.size() == 2 ? config_domain(f[1], hostname) : std::nullopt;
         if (f.size() > 2) {
@@ -89,7 +77,7 @@ CompiledDomains compile_hosteddomains(const std::vector<ConfigLine>& lines, std:
 CompiledDomains compile_acceptmailfor(const std::vector<ConfigLine>& lines, std::string_view hostname) {
     CompiledDomains out;
     for (const auto& l : lines) {
-        auto f = fields(l.text);
+        auto f = split_words(l.text);
         std::string_view entry = f.size() == 1 ? std::string_view(f[0]) : std::string_view();
         bool deny = !entry.empty() && entry[0] == '!';
         if (deny) entry.remove_prefix(1);

@@ -12,18 +12,6 @@ namespace submit {
 
 namespace {
 
-std::vector<std::string> words(std::string_view line) {
-    std::vector<std::string> out;
-    size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-        size_t start = i;
-        while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-        if (i > start) out.emplace_back(line.substr(start, i - start));
-    }
-    return out;
-}
-
 std::optional<size_t> parse_count(std::string_view s) {
     if (s.empty() || s.size() > 9) return std::nullopt;
     size_t n = 0;
@@ -113,7 +101,7 @@ void BofhConfig::parse(std::string_view text, const std::string& origin) {
 }
 
 void BofhConfig::parse_line(std::string_view line, const std::string& where) {
-    auto w = words(line);
+    auto w = split_words(line);
     if (w.empty() || w[0][0] == '#') return;
     auto bad = [&](std::string_view why) { errors.push_back(where + ": " + std::string(why)); };
     const std::string& kw = w[0];
