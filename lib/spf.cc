@@ -210,9 +210,11 @@ SPF_dns_server_t* new_layer(const Lookups* dns) {
     return s;
 }
 
+struct LayerFree { void operator()(SPF_dns_server_t* p) const { layer_destroy(p); } };
 struct ServerFree { void operator()(SPF_server_t* p) const { SPF_server_free(p); } };
 struct RequestFree { void operator()(SPF_request_t* p) const { SPF_request_free(p); } };
 struct ResponseFree { void operator()(SPF_response_t* p) const { SPF_response_free(p); } };
+using LayerPtr = std::unique_ptr<SPF_dns_server_t, LayerFree>;
 using ServerPtr = std::unique_ptr<SPF_server_t, ServerFree>;
 using RequestPtr = std::unique_ptr<SPF_request_t, RequestFree>;
 using ResponsePtr = std::unique_ptr<SPF_response_t, ResponseFree>;
@@ -378,13 +380,12 @@ Verdict evaluate(const Request& req, const Lookups& dns) {
     // RFC 7208 4.3: no domain to check is "none".
     if (domain_of(v.identity).empty()) return finish(Result::none, "");
 
-    SPF_dns_server_t* layer = new_layer(&dns);
+    // SPF_server_new_dns leaves the layer to its caller (destroy_resolver = 0), so it
+    // is ours to free, after the server that uses it: declared first, destroyed last.
+    LayerPtr layer(new_layer(&dns));
     if (!layer) return finish(Result::temperror, "out of memory");
-    ServerPtr server(SPF_server_new_dns(layer, 0));   // the server frees the layer
-    if (!server) {
-        layer_destroy(layer);
-        return finish(Result::temperror, "out of memory");
-    }
+    ServerPtr server(SPF_server_new_dns(layer.get(), 0));
+    if (!server) return finish(Result::temperror, "out of memory");
     SPF_server_set_rec_dom(server.get(), receiver.empty() ? "localhost" : receiver.c_str());
     SPF_server_set_sanitize(server.get(), 1);
     SPF_response_t* exp_errors = nullptr;
