@@ -95,6 +95,8 @@ ProxyParse parse_v1(std::string_view data) {
         if (data.find('\n') != std::string_view::npos) return fail("PROXY v1 line without CR");
         return ProxyParse{};
     }
+    // A line that arrived whole in one read is still bounded like one read in parts.
+    if (crlf + 2 > k_v1_max) return fail("PROXY v1 line too long");
     ProxyParse p;
     p.state = ProxyParse::State::done;
     p.length = crlf + 2;

@@ -85,6 +85,11 @@ TEST_CASE("PROXY v1: incomplete and malformed") {
     CHECK(parse_proxy_header("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n").state == State::error);
     CHECK(parse_proxy_header("PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n").state == State::error);
     CHECK(parse_proxy_header("PROXY " + std::string(120, 'A')).state == State::error);
+    // The same over-long line arriving whole, CRLF and all (found by fuzz_haproxy).
+    CHECK(parse_proxy_header("PROXY UNKNOWN " + std::string(120, 'A') + "\r\n").state == State::error);
+    std::string longest = "PROXY UNKNOWN " + std::string(107 - 16, 'A') + "\r\n";
+    REQUIRE(longest.size() == 107);
+    CHECK(parse_proxy_header(longest).state == State::done);
 }
 
 TEST_CASE("PROXY v2: IPv4, IPv6, LOCAL, TLVs, incomplete") {
