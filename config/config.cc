@@ -21,18 +21,6 @@ std::string trim(std::string_view s) {
     return std::string(s);
 }
 
-void append_lines(std::string_view text, const std::string& label, std::vector<ConfigLine>& out) {
-    size_t pos = 0;
-    int lineno = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        ++lineno;
-        std::string line = trim(text.substr(pos, nl == text.npos ? text.npos : nl - pos));
-        if (!line.empty() && line[0] != '#') out.push_back({std::move(line), label + ":" + std::to_string(lineno)});
-        if (nl == text.npos) break;
-        pos = nl + 1;
-    }
-}
 
 bool is_dir(const std::string& p) {
     struct stat st;
@@ -60,6 +48,25 @@ std::optional<std::string> ConfigDir::first_line(std::string_view name, std::str
     return trim(t.substr(0, t.find('\n')));
 }
 
+void append_config_lines(std::string_view text, const std::string& label, std::vector<ConfigLine>& out) {
+    size_t pos = 0;
+    int lineno = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        ++lineno;
+        std::string line = trim(text.substr(pos, nl == text.npos ? text.npos : nl - pos));
+        if (!line.empty() && line[0] != '#') out.push_back({std::move(line), label + ":" + std::to_string(lineno)});
+        if (nl == text.npos) break;
+        pos = nl + 1;
+    }
+}
+
+std::vector<ConfigLine> split_config_lines(std::string_view text, const std::string& label) {
+    std::vector<ConfigLine> out;
+    append_config_lines(text, label, out);
+    return out;
+}
+
 std::vector<ConfigLine> read_config_lines(const std::string& p, const std::string& label) {
     std::vector<ConfigLine> out;
     std::string name = label.empty() ? p.substr(p.rfind('/') + 1) : label;
@@ -75,10 +82,10 @@ std::vector<ConfigLine> read_config_lines(const std::string& p, const std::strin
         }
         std::sort(files.begin(), files.end());
         for (const auto& f : files)
-            if (auto text = read_file(p + "/" + f, kMaxConfigFile)) append_lines(*text, name + "/" + f, out);
+            if (auto text = read_file(p + "/" + f, kMaxConfigFile)) append_config_lines(*text, name + "/" + f, out);
         return out;
     }
-    if (auto text = read_file(p, kMaxConfigFile)) append_lines(*text, name, out);
+    if (auto text = read_file(p, kMaxConfigFile)) append_config_lines(*text, name, out);
     return out;
 }
 

@@ -23,6 +23,9 @@ struct ConfigLine {
 // name; names starting with '.' or ending in '~' skipped). `label` names the file in
 // `where` ("" = the last path component). Missing file: empty.
 std::vector<ConfigLine> read_config_lines(const std::string& path, const std::string& label = "");
+// The same for text already read: its meaningful lines, numbered from 1 as "<label>:<n>".
+std::vector<ConfigLine> split_config_lines(std::string_view text, const std::string& label);
+void append_config_lines(std::string_view text, const std::string& label, std::vector<ConfigLine>& out);
 
 class ConfigDir {
 public:

@@ -59,18 +59,10 @@ std::string_view counted_name(Counted c) { return c == Counted::messages ? "mess
 
 Result<std::vector<RateRule>> parse_rate_rules(std::string_view text, const std::string& file) {
     std::vector<RateRule> rules;
-    size_t pos = 0;
-    int number = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        size_t end = nl == std::string_view::npos ? text.size() : nl;
-        std::string_view line = text.substr(pos, end - pos);
-        pos = end + 1;
-        ++number;
-        line = line.substr(0, line.find('#'));
-        auto w = words(line);
+    for (const ConfigLine& line : split_config_lines(text, file)) {
+        auto w = words(std::string_view(line.text).substr(0, line.text.find('#')));
         if (w.empty()) continue;
-        auto rule = parse_rule(w, file + ":" + std::to_string(number));
+        auto rule = parse_rule(w, line.where);
         if (!rule) return rule.error();
         rules.push_back(std::move(*rule));
     }

@@ -1,6 +1,7 @@
 // The rules file of pcrefilter: see rules.h.
 #include "filters/pcre/rules.h"
 
+#include "config/config.h"
 #include "lib/address.h"
 
 namespace pcrefilter {
@@ -139,17 +140,8 @@ Result<Rule> parse_rule_line(std::string_view line, const std::string& origin) {
 
 Result<std::vector<Rule>> parse_rules(std::string_view text, const std::string& file) {
     std::vector<Rule> rules;
-    size_t pos = 0;
-    int number = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        size_t end = nl == std::string_view::npos ? text.size() : nl;
-        std::string_view line = text.substr(pos, end - pos);
-        pos = end + 1;
-        ++number;
-        std::string_view content = trim(line);
-        if (content.empty() || content[0] == '#') continue;
-        auto rule = parse_rule_line(content, file + ":" + std::to_string(number));
+    for (const ConfigLine& line : split_config_lines(text, file)) {
+        auto rule = parse_rule_line(line.text, line.where);
         if (!rule) return rule.error();
         rules.push_back(std::move(*rule));
     }
