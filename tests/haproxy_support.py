@@ -65,15 +65,7 @@ class Tcpd:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc and self.proc.stderr:
-            self.proc.stderr.close()
+        stop_process(self.proc)
 
     def __enter__(self):
         return self.start()
@@ -122,13 +114,27 @@ def environment(output):
     return env
 
 
+def stop_process(proc):
+    """SIGTERM, then SIGKILL after 10 s; closes its stderr pipe."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc and proc.stderr:
+        proc.stderr.close()
+
+
 class Haproxy:
     """Debian's haproxy in the foreground: listens on 127.0.0.1.<port> and forwards to
-    127.0.0.1.<backend_port> with send-proxy or send-proxy-v2."""
+    127.0.0.1.<backend_port> (or round robin over a list of ports) with send-proxy or
+    send-proxy-v2."""
 
     def __init__(self, backend_port, version=1):
         self.port = harness.free_port()
-        self.backend_port = backend_port
+        self.backend_ports = backend_port if isinstance(backend_port, list) else [backend_port]
         self.version = version
         self.dir = tempfile.mkdtemp(prefix="haproxy-test-")
         self.proc = None
@@ -142,29 +148,23 @@ class Haproxy:
                 "defaults", "    mode tcp", "    timeout connect 5s",
                 "    timeout client 30s", "    timeout server 30s",
                 "frontend fe", f"    bind 127.0.0.1:{self.port}", "    default_backend be",
-                "backend be", f"    server s1 127.0.0.1:{self.backend_port} {send}", ""]))
+                "backend be", "    balance roundrobin"] +
+                [f"    server s{i} 127.0.0.1:{p} {send}" for i, p in enumerate(self.backend_ports)] +
+                [""]))
         self.proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("haproxy failed: " + self.proc.stderr.read().decode(errors="replace"))
-            if _listening(self.port):
+            if listening(self.port):
                 return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("haproxy did not start")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc and self.proc.stderr:
-            self.proc.stderr.close()
+        stop_process(self.proc)
         subprocess.run(["rm", "-rf", self.dir])
 
     def __enter__(self):
@@ -174,7 +174,7 @@ class Haproxy:
         self.stop()
 
 
-def _listening(port):
+def listening(port):
     """Whether something listens on 127.0.0.1:port, from /proc/net/tcp (no connection
     is made, so no backend connection is triggered)."""
     want = ":%04X" % port

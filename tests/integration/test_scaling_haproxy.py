@@ -3,69 +3,16 @@ independent instances with the PROXY protocol; both accept and deliver mail, and
 logs the original client addresses (not HAProxy's)."""
 
 import os
-import signal
 import smtplib
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
+from haproxy_support import Haproxy, listening  # noqa: E402
 
 CLIENTS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
-
-
-class BalancedHaproxy:
-    """haproxy -db in round-robin over several backends, each with send-proxy-v2."""
-
-    def __init__(self, backend_ports):
-        self.port = harness.free_port()
-        self.backends = backend_ports
-        self.dir = tempfile.mkdtemp(prefix="haproxy-scaling-")
-        self.proc = None
-
-    def start(self):
-        cfg = os.path.join(self.dir, "haproxy.cfg")
-        servers = [f"    server n{i} 127.0.0.1:{p} send-proxy-v2" for i, p in enumerate(self.backends)]
-        with open(cfg, "w") as f:
-            f.write("\n".join(["global", "    maxconn 100", "defaults", "    mode tcp",
-                               "    timeout connect 5s", "    timeout client 30s", "    timeout server 30s",
-                               "frontend smtp", f"    bind 127.0.0.1:{self.port}", "    default_backend nodes",
-                               "backend nodes", "    balance roundrobin"] + servers + [""]))
-        self.proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        try:
-            harness.wait_for(lambda: self.proc.poll() is not None or self._listening(), timeout=10,
-                             what="haproxy to listen")
-        except AssertionError:
-            self.stop()
-            raise
-        if self.proc.poll() is not None:
-            raise RuntimeError("haproxy failed: " + self.proc.stderr.read().decode(errors="replace"))
-        return self
-
-    def _listening(self):
-        return listening(self.port)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc and self.proc.stderr:
-            self.proc.stderr.close()
-        subprocess.run(["rm", "-rf", self.dir])
-
-
-def listening(port):
-    """Whether something listens on 127.0.0.1:port (from /proc/net/tcp, no connection)."""
-    want = ":%04X" % port
-    with open("/proc/net/tcp") as f:
-        return any(ln.split()[1].endswith(want) and ln.split()[3] == "0A" for ln in f.readlines()[1:])
 
 
 def send_from(port, source, rcpt, subject):
@@ -99,7 +46,7 @@ class ScalingTest(unittest.TestCase):
                 node.run("sbin/makealiases")
             for n in cls.nodes:   # no test connection: it would lack the PROXY header
                 harness.wait_for(lambda: listening(n.port), timeout=10, what="esmtpd to listen")
-            cls.proxy = BalancedHaproxy([n.port for n in cls.nodes]).start()
+            cls.proxy = Haproxy([n.port for n in cls.nodes], version=2).start()
         except BaseException:
             cls.tearDownClass()
             raise
