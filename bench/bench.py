@@ -523,6 +523,9 @@ def tcpd_rate():
             "fork_exec_per_s": fork_rate, "ratio": tcpd_rate_s / fork_rate}
 
 
+SCALE_QUEUEHI = 1000   # the in-memory bound of the large-queue measurement
+
+
 def scheduler_scale(sink_port):
     """courierd start-up time and dispatch rate with a small and a large queue."""
     tool = os.path.join(SRCDIR, "bench", "make-spool")
@@ -533,6 +536,7 @@ def scheduler_scale(sink_port):
         inst = harness.Instance(me="bench.example")
         try:
             inst.write_config("esmtproutes", f"{RELAY_DOMAIN}: [127.0.0.1],{sink_port}\n")
+            inst.write_config("queuehi", f"{SCALE_QUEUEHI}\n")   # issue 5: queuehi=1000
             log(f"[ours] scheduler scale: make-spool {count}")
             t0 = time.monotonic()
             subprocess.run([tool, "--spool", inst.path("spool"), "--count", str(count),
@@ -559,6 +563,11 @@ def scheduler_scale(sink_port):
                 except (OSError, StopIteration):
                     pass
             out[str(count)] = {"make_spool_s": made, "startup_s": t_first, "dispatched": want,
+                               "queuehi": SCALE_QUEUEHI,
+                               # courierd's own count of messages held (its scan log lines):
+                               # the bound that keeps memory flat however large the spool.
+                               "max_in_memory": max((int(n) for n in re.findall(
+                                   r"queue scan in_memory=(\d+)", inst.log_text())), default=0),
                                "dispatch_per_s": (want - 1) / max(t_all - t_first, 1e-6),
                                "courierd_rss_kib": rss, "courierd_pss_kib": pss_kib(pids)}
         finally:

@@ -42,6 +42,10 @@ bool notify_wants(const std::string& notify, NoticeItem::Action action) {
     return false;
 }
 
+bool notice_is_ours(const std::string& module, NoticeItem::Action action) {
+    return action != NoticeItem::Action::delivered || module == "local";
+}
+
 Settlement plan_settlement(const QueueEnvelope& env, const std::vector<StatusRecord>& log,
                            std::time_t now, const SettlementOptions& opts) {
     Settlement out;
@@ -71,7 +75,8 @@ Settlement plan_settlement(const QueueEnvelope& env, const std::vector<StatusRec
         const std::string& addr = env.rcpts[r.rcpt].address;
         if (action == NoticeItem::Action::failed) out.backscatter_add.push_back(addr);
         else out.backscatter_remove.push_back(addr);
-        if (notify_wants(env.rcpts[r.rcpt].notify, action))
+        if (notify_wants(env.rcpts[r.rcpt].notify, action) &&
+            notice_is_ours(env.rcpts[r.rcpt].module, action))
             out.report.push_back({r.rcpt, action, r.text, r.when});
         out.mark_handled = true;
     }

@@ -62,4 +62,12 @@ std::vector<size_t> reroute_to_backuprelay(Message& m, const std::string& relay,
 // nothing; SUCCESS only when asked for.
 bool notify_wants(const std::string& notify, NoticeItem::Action action);
 
+// Whether this MTA owes the notice at all (RFC 3461 5.2.2, 6.2.4): always, except for a
+// success outside the local module. Final delivery happens only in the module named
+// "local"; any other module (courieresmtp) answers `ok` only when the next hop offered
+// DSN and took the recipient with its NOTIFY and ORCPT, so that hop sends the success
+// notice and we must not send a second one. A hop without DSN gives `relayed`, which
+// stays ours.
+bool notice_is_ours(const std::string& module, NoticeItem::Action action);
+
 }  // namespace courierd

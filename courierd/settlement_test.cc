@@ -61,6 +61,7 @@ TEST_CASE("settlement: deferred recipients wait for the next attempt of the sche
 
 TEST_CASE("settlement: failures are reported once, honouring NOTIFY") {
     auto env = envelope({"", "NEVER", "SUCCESS,FAILURE", "SUCCESS"});
+    env.rcpts[2].module = "local";   // delivered here: the success notice is ours
     SettlementOptions o;
     std::vector<StatusRecord> log{rec(K::failed, 0, 10001, "550 5.1.1 no"),
                                   rec(K::failed, 1, 10001, "550 5.1.1 no"),
@@ -162,6 +163,28 @@ TEST_CASE("settlement: a relayed recipient gets a relayed notice only with NOTIF
     CHECK(s.report[0].index == 0);
     CHECK(s.report[0].action == NoticeItem::Action::relayed);
     CHECK(s.backscatter_add.empty());
+}
+
+TEST_CASE("settlement: a success at a next hop with DSN gives no notice from us") {
+    // RFC 3461 5.2.2: the hop took NOTIFY=SUCCESS and ORCPT and sends the notice itself.
+    auto env = envelope({"SUCCESS", "SUCCESS", "SUCCESS"});
+    env.rcpts[1].module = "local";
+    std::vector<StatusRecord> log{rec(K::delivered, 0, 10001, "250 2.0.0 queued"),
+                                  rec(K::delivered, 1, 10001, "250 2.0.0 delivered"),
+                                  rec(K::relayed, 2, 10001, "250 2.0.0 queued")};
+    auto s = plan_settlement(env, log, 10002, SettlementOptions{});
+    CHECK(s.remove);
+    CHECK(s.mark_handled);   // "notice none" covers the esmtp success
+    REQUIRE(s.report.size() == 2);
+    CHECK(s.report[0].index == 1);
+    CHECK(s.report[0].action == NoticeItem::Action::delivered);
+    CHECK(s.report[1].index == 2);
+    CHECK(s.report[1].action == NoticeItem::Action::relayed);
+    CHECK(s.backscatter_remove == std::vector<std::string>{"r0@x.org", "r1@x.org", "r2@x.org"});
+    using A = NoticeItem::Action;
+    CHECK_FALSE(courierd::notice_is_ours("esmtp", A::delivered));
+    CHECK(courierd::notice_is_ours("local", A::delivered));
+    for (A a : {A::failed, A::delayed, A::relayed}) CHECK(courierd::notice_is_ours("esmtp", a));
 }
 
 TEST_CASE("notify_wants follows RFC 3461") {

@@ -8,7 +8,9 @@
 #include <vector>
 
 // relayed: accepted by a next hop that does not support DSN (RFC 3461 5.2.2), so this
-// MTA must answer NOTIFY=SUCCESS itself with a "relayed" notice.
+// MTA must answer NOTIFY=SUCCESS itself with a "relayed" notice. ok: delivered (the
+// local module) or, from any other module, accepted by a next hop that offered DSN and
+// answers NOTIFY=SUCCESS itself (courierd/settlement.h notice_is_ours).
 enum class DeliveryStatus { ok, defer, fail, relayed };
 
 // courierd -> module: one delivery of one message to one host, several recipients.

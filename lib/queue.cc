@@ -57,12 +57,14 @@ std::string format_envelope(const QueueEnvelope& env) {
     put_opt(out, "envid", env.envid);
     put_opt(out, "body", env.body);
     if (env.smtputf8) put(out, "smtputf8", "1");
+    if (env.requiretls) put(out, "requiretls", "1");
     put_opt(out, "remote-ip", env.remote_ip);
     put_opt(out, "remote-host", env.remote_host);
     put_opt(out, "helo", env.helo);
     put_opt(out, "local-ip", env.local_ip);
     put_opt(out, "auth", env.auth_user);
     put_opt(out, "vhost", env.vhost);
+    if (env.owner_uid >= 0) put(out, "owner", std::to_string(env.owner_uid));
     for (const auto& r : env.rcpts) {
         put(out, "rcpt", r.address);
         put(out, "module", r.module);
@@ -108,12 +110,18 @@ Result<QueueEnvelope> parse_envelope(std::string_view head, size_t* data_offset)
         else if (tag == "envid") env.envid = v;
         else if (tag == "body") env.body = v;
         else if (tag == "smtputf8") env.smtputf8 = (v == "1");
+        else if (tag == "requiretls") env.requiretls = (v == "1");
         else if (tag == "remote-ip") env.remote_ip = v;
         else if (tag == "remote-host") env.remote_host = v;
         else if (tag == "helo") env.helo = v;
         else if (tag == "local-ip") env.local_ip = v;
         else if (tag == "auth") env.auth_user = v;
         else if (tag == "vhost") env.vhost = v;
+        else if (tag == "owner") {
+            long long uid;
+            if (!parse_decimal(v, uid) || uid < 0 || uid > 0xfffffffeLL) return bad("bad owner");
+            env.owner_uid = static_cast<long>(uid);
+        }
         else if (tag == "rcpt") env.rcpts.push_back(QueueRecipient{v, "", "", "", ""});
         else if (tag == "module" || tag == "host" || tag == "orcpt" || tag == "notify") {
             if (!last) return bad(std::string(tag) + " before rcpt");

@@ -39,9 +39,13 @@ struct QueueEnvelope {
     std::string envid;                  // DSN ENVID
     std::string body;                   // "", 7BIT or 8BITMIME
     bool smtputf8 = false;
+    bool requiretls = false;            // RFC 8689 REQUIRETLS: only over verified TLS
     // Session facts, kept for the vhost lookups of later stages and for notices.
     std::string remote_ip, remote_host, helo, local_ip, auth_user;
     std::string vhost;                  // key of the vhost.<key> file in force, or ""
+    // The local account that submitted it (sendmail through the set-uid submit): the
+    // owner who may cancel it (cancelmsg(1)); -1 when unknown (esmtp mail, old files).
+    long owner_uid = -1;
     std::vector<QueueRecipient> rcpts;
     uint64_t data_size = 0;             // bytes of message after the envelope
 };

@@ -85,3 +85,25 @@ TEST_CASE("spool paths") {
     CHECK(queue_file_path("/s", id) == "/s/msgs/65F1A/Q65F1A2B3.00000001.0001");
     CHECK(status_file_path("/s", id) == "/s/msgs/65F1A/S65F1A2B3.00000001.0001");
 }
+
+TEST_CASE("envelope owner: the submitting uid round trips; old files have none") {
+    QueueEnvelope e;
+    e.id = QueueId::make(1, 2, 3);
+    e.rcpts.push_back({"a@b", "local", "a", "", ""});
+    std::string old_format = format_envelope(e);
+    CHECK(old_format.find("\nowner ") == std::string::npos);
+    auto old = parse_envelope(old_format, nullptr);
+    REQUIRE(old);
+    CHECK(old->owner_uid == -1);
+    e.owner_uid = 1001;
+    std::string with_owner = format_envelope(e);
+    CHECK(with_owner.find("\nowner 1001\n") != std::string::npos);
+    auto p = parse_envelope(with_owner, nullptr);
+    REQUIRE(p);
+    CHECK(p->owner_uid == 1001);
+    for (const char* bad : {"owner -1\n", "owner x\n", "owner 99999999999\n", "owner \n"}) {
+        std::string damaged = old_format;
+        damaged.insert(damaged.find("rcpt "), bad);
+        CHECK_FALSE(parse_envelope(damaged, nullptr));
+    }
+}

@@ -9,7 +9,6 @@
 // mail user first (queue files belong to the mail user). Trusts nothing it reads;
 // files it creates are 0640, folders 0750.
 #include <pwd.h>
-#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sysexits.h>
@@ -44,30 +43,6 @@ uint64_t size_limit(const ConfigDir& cfg, bool* from_env) {
     return submit::parse_size_limit(text);
 }
 
-// A folder owned by root or `owner` that nobody else may write to.
-bool safe_dir(const std::string& path, uid_t owner) {
-    struct stat st{};
-    return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
-           (st.st_uid == 0 || st.st_uid == owner) && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
-}
-
-// The set-uid submit ignores COURIER_ROOT (paths() reads it with secure_getenv) except
-// for an instance that only root or the mail user can have made: the root folder and
-// its etc/ owned by root or the mail user and writable by nobody else, and its spool/
-// owned by the mail user. That lets test instances exercise the set-uid path; a user
-// cannot point submit at a configuration or spool of their own making.
-Paths paths_for_setid(uid_t mail_uid) {
-    const char* root = std::getenv("COURIER_ROOT");
-    if (!root || root[0] != '/') return paths();
-    std::string r = root;
-    struct stat st{};
-    if (safe_dir(r, mail_uid) && safe_dir(r + "/etc", mail_uid) &&
-        ::lstat((r + "/spool").c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == mail_uid &&
-        (st.st_mode & (S_IWGRP | S_IWOTH)) == 0)
-        return paths_under_root(r);
-    return paths();
-}
-
 int serve(const std::string& source) {
     uid_t ruid = ::getuid();
     uid_t mail_uid = static_cast<uid_t>(-1);
@@ -79,8 +54,8 @@ int serve(const std::string& source) {
         std::fputs("submit: permission denied\n", stderr);
         return EX_NOPERM;
     }
-    bool setid = ::getauxval(AT_SECURE) != 0;
-    Paths p = setid && have_mail_user ? paths_for_setid(mail_uid) : paths();
+    // Set-uid, COURIER_ROOT counts only for an instance no user can have made.
+    Paths p = have_mail_user ? paths_for_setid_program(mail_uid) : paths();
     if (::geteuid() == 0 && have_mail_user) {
         if (auto st = drop_to_mail_user(); !st) log_fatal("submit: " + st.error().text, EX_OSERR);
     }

@@ -65,12 +65,14 @@ class NoticeTest(harness.InstanceTestCase):
         self.assertTrue(raw.startswith(b"Return-Path: <>"), raw[:80])
 
     def test_success_notice_with_full_message(self):
+        # Final delivery happens here (the local module): the success notice is ours.
         user, addr = self.sender()
-        _, qid = cs.submit(self.mta, addr, ["ok2@remote.example"], "Subject: hello\n\nfull body\n",
-                           mail_params="RET=FULL",
-                           rcpt_params={"ok2@remote.example": "NOTIFY=SUCCESS"})
+        rcpt = f"{self.mta.add_user()}@{self.mta.me}"
+        _, qid = cs.submit(self.mta, addr, [rcpt], "Subject: hello\n\nfull body\n",
+                           mail_params="RET=FULL", rcpt_params={rcpt: "NOTIFY=SUCCESS"})
         n = self.wait_notices(user, 1, "the success notice")[0]
         _, per_rcpt = cs.report_fields(n)
+        self.assertEqual(per_rcpt[0]["Final-Recipient"], f"rfc822; {rcpt}")
         self.assertEqual(per_rcpt[0]["Action"], "delivered")
         self.assertEqual(per_rcpt[0]["Status"], "2.0.0")
         returned = n.get_payload()[2]

@@ -6,11 +6,12 @@ queuetime give RFC 3464 notices, and backuprelay reroutes after warntime."""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
 import courierd_support as cs  # noqa: E402
-from smtp_peer import SmtpPeer  # noqa: E402
+from smtp_peer import RawPeer, SmtpPeer  # noqa: E402
 
 NET = "127.0.51."
 TEMPFAIL = "451 4.3.0 the test peer says later"
@@ -232,6 +233,55 @@ class RelayedNoticeTest(PeerTestCase):
         self.assertEqual(per_rcpt[0]["Status"], "2.0.0")
         self.gone(qid)
         self.assertRegex(self.mta.log_text(), rf"delivery id={qid} .*rcpt=<told@peer\.test> .*status=ok dsn=relayed")
+
+class DsnPeerNoticeTest(harness.InstanceTestCase):
+    """The peer offers DSN (RawPeer): NOTIFY, ORCPT, ENVID and RET go to it on the wire
+    and it answers for NOTIFY=SUCCESS from then on, so this MTA sends no success
+    notice of its own (RFC 3461 5.2.2); a local recipient of the same message with
+    NOTIFY=SUCCESS still gets "delivered" from us."""
+    start_esmtpd = False
+
+    @classmethod
+    def configure(cls, mta):
+        cls.peer = RawPeer(NET + "7", 25).start()
+        mta.write_config("esmtpdelay", "0\n")
+        mta.write_config("esmtproutes", f"dsn.test: [{NET}7],25\n")
+        cls.sender = mta.add_user()
+        cls.local_rcpt = mta.add_user()
+
+    @classmethod
+    def release(cls):
+        if getattr(cls, "peer", None):
+            cls.peer.stop()
+
+    def test_success_at_a_dsn_peer_gives_no_notice_from_us(self):
+        local = f"{self.local_rcpt}@{self.mta.me}"
+        replies, qid = cs.submit(
+            self.mta, f"{self.sender}@{self.mta.me}", ["told@dsn.test", local],
+            "Subject: dsn hop\n\nbody\n", source="local", mail_params="RET=HDRS ENVID=env+2B7",
+            rcpt_params={"told@dsn.test": "NOTIFY=SUCCESS ORCPT=rfc822;Told+2Bx@dsn.test",
+                         local: "NOTIFY=SUCCESS"})
+        self.assertIsNotNone(qid, replies)
+        got = harness.wait_for(lambda: [m for m in self.peer.messages if b"dsn hop" in m["data"]],
+                               timeout=30, what="the message at the DSN peer")[0]
+        self.assertRegex(got["commands"][0], r" RET=HDRS ENVID=env\+2B7$")
+        self.assertEqual(got["commands"][1], "RCPT TO:<told@dsn.test> NOTIFY=SUCCESS ORCPT=rfc822;Told+2Bx@dsn.test")
+        harness.wait_for(lambda: not os.path.exists(self.mta.path("spool", "msgs", qid[:5], "Q" + qid)),
+                         timeout=30, what=f"{qid} to leave the queue")
+        # The notice is submitted before the message is removed; give its local
+        # delivery a moment, then there must be exactly the one for the local recipient.
+        notes = harness.wait_for(lambda: cs.notices(self.mta, self.sender), timeout=30,
+                                 what="the success notice for the local recipient")
+        time.sleep(2)
+        notes = cs.notices(self.mta, self.sender)
+        self.assertEqual(len(notes), 1, [n["Subject"] for n in notes])
+        _, per_rcpt = cs.report_fields(notes[0])
+        self.assertEqual([r["Final-Recipient"] for r in per_rcpt], [f"rfc822; {local}"])
+        self.assertEqual(per_rcpt[0]["Action"], "delivered")
+        log = self.mta.log_text()
+        self.assertRegex(log, rf"delivery id={qid} .*rcpt=<told@dsn\.test> module=esmtp .*status=ok code=")
+        self.assertNotRegex(log, rf"delivery id={qid} .*rcpt=<told@dsn\.test> .*dsn=relayed")
+
 
 if __name__ == "__main__":
     harness.main()
