@@ -34,6 +34,8 @@ struct Sandbox {
         put("me", "mx.example.com\n");
         put("locals", "example.com\n");
         put("defaultdomain", "example.com\n");
+        // Unit tests never wait on DNS: DKIM/DMARC checking would look up every From:.
+        put("dkimsettings", "DKIM_VERIFY=0\n");
     }
     ~Sandbox() { std::filesystem::remove_all(root); }
     void put(const std::string& name, const std::string& text) const {
@@ -287,6 +289,9 @@ TEST_CASE("submit: an untrusted caller's session facts are ignored; vhost by aut
     sb2.put("nochangingfrom", "");
     sb2.run(in, o);
     CHECK(read_envelope(sb2.queue_files().at(0), nullptr)->sender == "mallory@example.com");
+    // The submitting account is recorded as the owner (cancelmsg); esmtp mail has none.
+    CHECK(read_envelope(sb2.queue_files().at(0), nullptr)->owner_uid == 1234);
+    CHECK(read_envelope(sb.queue_files().at(0), nullptr)->owner_uid == -1);
     auto files = sb.queue_files();
     for (const auto& f : sb2.queue_files()) files.push_back(f);
     REQUIRE(files.size() == 2);

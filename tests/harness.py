@@ -154,6 +154,11 @@ class Instance:
             'TCPDOPTS="-nodnslookup"',
             "",
         ]))
+        # Like -nodnslookup: no test may wait on the Internet's DNS (CI has none, and a
+        # lookup that gets no answer takes 17 s). DKIM/DMARC checking looks up every
+        # inbound message's From: domain, so it is off unless a test turns it on
+        # (test_dkim.py and test_dmarc.py remove this file, to test the default).
+        self.write_config("dkimsettings", "DKIM_VERIFY=0\n")
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
