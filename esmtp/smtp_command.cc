@@ -90,6 +90,12 @@ bool apply_smtputf8(const EsmtpParam& p, uint64_t, MailParams& out, std::string*
     return true;
 }
 
+bool apply_requiretls(const EsmtpParam& p, uint64_t, MailParams& out, std::string* reply) {
+    if (p.has_value) return syntax_error(reply, "REQUIRETLS");
+    out.requiretls = true;
+    return true;
+}
+
 bool apply_auth(const EsmtpParam& p, uint64_t, MailParams& out, std::string* reply) {
     if (!p.has_value || p.value.size() > 500 || !(p.value == "<>" || valid_xtext(p.value)))
         return syntax_error(reply, "AUTH");
@@ -105,6 +111,7 @@ struct MailParamSpec {
 constexpr MailParamSpec kMailParams[] = {
     {"SIZE", apply_size},   {"BODY", apply_body},         {"RET", apply_ret},
     {"ENVID", apply_envid}, {"SMTPUTF8", apply_smtputf8}, {"AUTH", apply_auth},
+    {"REQUIRETLS", apply_requiretls},
 };
 
 bool hex_digit(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
@@ -242,6 +249,7 @@ std::string submit_mail_params(const MailParams& p) {
     if (!p.ret.empty()) add("RET=" + p.ret);
     if (!p.envid.empty()) add("ENVID=" + p.envid);
     if (p.smtputf8) add("SMTPUTF8=1");
+    if (p.requiretls) add("REQUIRETLS=1");
     return out;
 }
 

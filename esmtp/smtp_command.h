@@ -50,6 +50,7 @@ struct MailParams {
     std::string envid;              // ENVID as sent, xtext (RFC 3461 4.4)
     bool smtputf8 = false;          // RFC 6531 3.4
     std::string auth;               // AUTH= (RFC 4954 5), xtext; recorded, not trusted
+    bool requiretls = false;        // RFC 8689 2 (only under TLS: smtp_session.cc)
 };
 // The RCPT TO parameters (RFC 3461 4.1, 4.2).
 struct RcptParams {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <thread>
 #include <utility>
+#include "esmtp/requiretls.h"
 #include "lib/log.h"
 
 namespace {
@@ -272,6 +273,7 @@ void SmtpSession::cmd_ehlo(std::string_view args) {
     // ETRN only where there is a queue to flush (request_etrn set: courieresmtpd).
     if (!sw.no_etrn && request_etrn) lines.push_back("ETRN");
     if (cfg_.tls_available && !tls_) lines.push_back("STARTTLS");
+    if (tls_) lines.push_back("REQUIRETLS");   // RFC 8689 2: only on a TLS session
     std::vector<std::string> mechs = auth_offered();
     if (!mechs.empty() && auth_user_.empty()) {
         std::string line = "AUTH";
@@ -319,6 +321,7 @@ void SmtpSession::cmd_mail(std::string_view args) {
     auto params = check_mail_params(path->params, cfg_.size_limit, &refusal);
     if (!params) return error_reply(refusal);
     if (auto bad = switch_refusal(*params)) return error_reply(*bad);
+    if (auto bad = requiretls::mail_refusal(params->requiretls, tls_)) return error_reply(*bad);
     if (auto bad = check_address(path->mailbox, params->smtputf8, "sender")) return error_reply(*bad);
     if (auto full = storage_refusal(params->size.value_or(0))) return refuse("MINAVAILSPACE", *full);
     std::string sender = path->null_path ? std::string() : path->mailbox.str();

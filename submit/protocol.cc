@@ -96,7 +96,7 @@ AddressAndParams split_address_and_params(std::span<const std::string_view> fiel
 std::optional<MailParams> parse_mail_params(std::span<const std::string_view> params,
                                             SubmitReply* error) {
     MailParams out;
-    bool seen_ret = false, seen_envid = false, seen_body = false, seen_utf8 = false;
+    bool seen_ret = false, seen_envid = false, seen_body = false, seen_utf8 = false, seen_rtls = false;
     for (std::string_view text : params) {
         Param p = split_param(text);
         if (p.key == "RET" && p.has_value && !seen_ret) {
@@ -117,6 +117,8 @@ std::optional<MailParams> parse_mail_params(std::span<const std::string_view> pa
                 return *error = reply(555, "5.5.4 Unsupported BODY type"), std::nullopt;
         } else if (p.key == "SMTPUTF8" && (!p.has_value || p.value == "1") && !seen_utf8) {
             out.smtputf8 = seen_utf8 = true;
+        } else if (p.key == "REQUIRETLS" && (!p.has_value || p.value == "1") && !seen_rtls) {
+            out.requiretls = seen_rtls = true;
         } else {
             return *error = reply(555, "5.5.4 Unsupported or repeated parameter"), std::nullopt;
         }

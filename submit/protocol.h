@@ -37,6 +37,7 @@ struct MailParams {
     std::string envid;      // decoded ENVID
     std::string body;       // "", 7BIT or 8BITMIME
     bool smtputf8 = false;
+    bool requiretls = false;   // REQUIRETLS=1 (RFC 8689; courieresmtpd checked TLS)
 };
 struct RcptParams {
     std::string notify;     // "", NEVER, or a list of SUCCESS,FAILURE,DELAY

@@ -111,8 +111,9 @@ class _Handler:
 class _Smtp(SMTP):
     """aiosmtpd's SMTP with optional suppression of 8BITMIME (a 7-bit peer)."""
 
-    def __init__(self, *a, no_8bit=False, broken_starttls=False, peer=None, **kw):
+    def __init__(self, *a, no_8bit=False, broken_starttls=False, peer=None, requiretls=False, **kw):
         super().__init__(*a, **kw)
+        self._requiretls = requiretls
         self._no_8bit = no_8bit
         self._broken_starttls = broken_starttls
         self._peer = peer
@@ -140,7 +141,16 @@ class _Smtp(SMTP):
             return
         return await super().smtp_STARTTLS(arg)
 
+    def _getparams(self, params):
+        """REQUIRETLS (RFC 8689) is accepted when offered; it stays in mail_options."""
+        result = super()._getparams(params)
+        if result is not None and self._requiretls and self._tls_protocol:
+            result.pop("REQUIRETLS", None)
+        return result
+
     async def push(self, status):
+        if self._requiretls and self._tls_protocol and status == "250 HELP":
+            await super().push("250-REQUIRETLS")   # RFC 8689: advertised only under TLS
         if self._no_8bit and "8BITMIME" in status:
             status = status.replace("250-8BITMIME", "250-X-NO-8BIT")
         return await super().push(status)
@@ -149,11 +159,12 @@ class _Smtp(SMTP):
 class SmtpPeer:
     def __init__(self, host, port, starttls=None, smtps=None, auth=None, rcpt_replies=None,
                  data_reply="250 2.0.0 OK queued", no_8bit=False, broken_starttls=False, size_limit=None,
-                 smtputf8=True):
+                 smtputf8=True, requiretls=False):
         """starttls/smtps: (cert, key) to offer STARTTLS / to speak TLS at once.
         auth: (user, password) that AUTH must present (AUTH required).
         rcpt_replies: {address: "550 5.1.1 ..."} replies for chosen recipients.
-        broken_starttls: offer STARTTLS, then drop the connection when it is used."""
+        broken_starttls: offer STARTTLS, then drop the connection when it is used.
+        requiretls: after STARTTLS, advertise REQUIRETLS and accept it on MAIL FROM."""
         self.host, self.port = host, port
         self.messages = []
         self.lock = threading.Lock()
@@ -163,6 +174,7 @@ class SmtpPeer:
         self.no_8bit, self.broken_starttls = no_8bit, broken_starttls
         self.size_limit = size_limit
         self.smtputf8 = smtputf8
+        self.requiretls = requiretls
         self.auth_mechanisms = []   # mechanisms of successful AUTHs the peer handled itself
         self.controller = None
 
@@ -194,7 +206,7 @@ class SmtpPeer:
         class _Controller(Controller):
             def factory(self):
                 return _Smtp(self.handler, no_8bit=peer.no_8bit, broken_starttls=peer.broken_starttls,
-                             peer=peer, **self.SMTP_kwargs)
+                             peer=peer, requiretls=peer.requiretls, **self.SMTP_kwargs)
 
         ssl_ctx = self._context(self.smtps) if self.smtps else None
         if self.broken_starttls and not self.starttls:
