@@ -56,6 +56,9 @@ std::optional<RouteEntry> parse_route_line(std::string_view line, std::string* w
         else if (flag == "security=required") e.security = Security::required;
         else if (flag == "security=smtps") e.security = Security::smtps;
         else if (flag == "security=none") e.security = Security::none;
+        else if (flag == "security=dane") e.dane = DaneSetting::required;
+        else if (flag == "dane=off" || flag == "dane=no") e.dane = DaneSetting::off;
+        else if (flag == "mtasts=off" || flag == "mtasts=no") e.mta_sts = false;
         else return fail("unknown flag");
     }
     // ",port" after the relay; a literal "[ipv6]" holds ':' but never ','.
@@ -136,13 +139,15 @@ bool DnsLookup::is_self(std::string_view host, const std::vector<std::string>& a
 
 namespace {
 // Addresses of one host: AAAA then A. A temporary failure of either is reported
-// unless the other gave addresses.
+// unless the other gave addresses. *secure: every answer that gave addresses was
+// DNSSEC-validated (RFC 7672 2.2.2).
 dns::Outcome host_addresses(Lookup& lookup, const std::string& host, std::vector<std::string>* out,
-                            std::string* error) {
+                            std::string* error, bool* secure) {
     auto six = lookup.aaaa(host);
     auto four = lookup.a(host);
     for (auto& a : six.records) out->push_back(a);
     for (auto& a : four.records) out->push_back(a);
+    *secure = (six.records.empty() || six.secure) && (four.records.empty() || four.secure);
     if (!out->empty()) return dns::Outcome::ok;
     if (six.outcome == dns::Outcome::tempfail || four.outcome == dns::Outcome::tempfail) {
         *error = four.error.empty() ? six.error : four.error;
@@ -180,11 +185,14 @@ RoutePlan plan_mx(const std::string& name, unsigned port, Lookup& lookup, std::m
     // Our own host: every MX at its preference or above is dropped (RFC 5321 5.1).
     std::optional<unsigned> own;
     std::vector<std::vector<std::string>> addrs(records.size());
+    std::vector<char> secure(records.size(), 0);
     std::string last_error;
     bool any_temp = false;
     for (size_t i = 0; i < records.size(); ++i) {
         std::string err;
-        auto o = host_addresses(lookup, records[i].host, &addrs[i], &err);
+        bool addr_secure = false;
+        auto o = host_addresses(lookup, records[i].host, &addrs[i], &err, &addr_secure);
+        secure[i] = mx.secure && addr_secure;   // the MX answer (or its denial) too
         if (o == dns::Outcome::tempfail) {
             any_temp = true;
             last_error = err;
@@ -197,7 +205,8 @@ RoutePlan plan_mx(const std::string& name, unsigned port, Lookup& lookup, std::m
     for (size_t i = 0; i < records.size(); ++i) indexed.push_back({records[i].preference, std::to_string(i)});
     for (const auto& r : order_mx(indexed, rng, own)) {
         size_t i = std::stoul(r.host);
-        for (const auto& a : addrs[i]) plan.targets.push_back({records[i].host, a, port, records[i].preference});
+        for (const auto& a : addrs[i])
+            plan.targets.push_back({records[i].host, a, port, records[i].preference, secure[i] != 0});
     }
     if (own && plan.targets.empty())
         return fail(RoutePlan::Kind::permfail, "554 5.4.6 mail for " + name + " loops back to myself (MX)");
@@ -234,6 +243,8 @@ RoutePlan plan_route(std::string_view domain, const std::vector<RouteEntry>& rou
     }
     if (route) {
         plan.security = route->security;
+        plan.dane = route->dane;
+        plan.mta_sts = route->mta_sts;
         plan.relay = route->relay;
     }
     return plan;
@@ -245,10 +256,14 @@ std::string describe_plan(const RoutePlan& p) {
     for (const auto& t : p.targets) {
         out += "Relay: " + t.host + ", Priority: " + std::to_string(t.preference) + ", Address: " + t.address;
         if (t.port != 25) out += ", Port: " + std::to_string(t.port);
+        if (t.dnssec) out += ", DNSSEC: secure";
         out += "\n";
     }
     const char* sec[] = {"", "STARTTLS", "REQUIRED", "SMTPS"};
     if (p.security != Security::none) out += std::string("Security: ") + sec[static_cast<int>(p.security)] + "\n";
+    if (p.dane == DaneSetting::required) out += "DANE: required\n";
+    if (p.dane == DaneSetting::off) out += "DANE: off\n";
+    if (!p.mta_sts) out += "MTA-STS: off\n";
     return out;
 }
 

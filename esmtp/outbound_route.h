@@ -9,18 +9,23 @@
 #include <string_view>
 #include <vector>
 #include "config/config.h"
+#include "esmtp/dane.h"
 #include "lib/dns.h"
 
 namespace outbound {
 
 enum class Security { none, starttls, required, smtps };
 
-// One esmtproutes line: "domain:relay[,port][/SECURITY=...]".
+// One esmtproutes line: "domain:relay[,port][/SECURITY=...][/DANE=OFF][/MTASTS=OFF]".
+// /SECURITY=DANE requires DANE (RFC 7672) for every MX host; /DANE=OFF turns the
+// automatic DANE check off for the domain, /MTASTS=OFF its MTA-STS policy (RFC 8461).
 struct RouteEntry {
     std::string domain;          // "example.com", ".example.com", or "" (every domain)
     std::string relay;           // host name, "[ip]" literal, or "" (use DNS for the domain)
     unsigned port = 25;
     Security security = Security::none;
+    DaneSetting dane = DaneSetting::automatic;
+    bool mta_sts = true;
 };
 
 std::optional<RouteEntry> parse_route_line(std::string_view line, std::string* why = nullptr);
@@ -35,6 +40,7 @@ struct Target {
     std::string address;         // IPv4 or IPv6 text
     unsigned port = 25;
     unsigned preference = 0;
+    bool dnssec = false;         // MX and address records DNSSEC-validated (RFC 7672 2.2)
 };
 
 struct RoutePlan {
@@ -42,6 +48,8 @@ struct RoutePlan {
     std::string error;           // SMTP-style reply when not ok
     std::vector<Target> targets;
     Security security = Security::none;
+    DaneSetting dane = DaneSetting::automatic;
+    bool mta_sts = true;
     std::string relay;           // route's relay name, "" when DNS for the domain
 };
 

@@ -1,12 +1,16 @@
 // The SMTP transaction of one delivery, with connection reuse: see outbound_session.h.
 #include "esmtp/outbound_session.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include "lib/address.h"
 #include "lib/dns.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "lib/paths.h"
 #include "esmtp/outbound_mime.h"
+#include "esmtp/requiretls.h"
+#include "esmtp/tlsrpt.h"
 
 namespace outbound {
 
@@ -33,12 +37,45 @@ void settle(const DeliveryRequest& req, DeliveryOutcome* out, DeliveryStatus st,
     }
 }
 
+// Which rule makes TLS mandatory, for the reply text.
+std::string tls_requirement(const TargetPolicy& tp, Security route) {
+    if (tp.dane.kind == DaneDecision::Kind::authenticate || tp.dane.kind == DaneDecision::Kind::encrypt)
+        return "DANE: " + tp.dane.reason;
+    if (tp.sts == StsCheck::enforce) return "MTA-STS policy in enforce mode";
+    return route == Security::none ? "policy" : "esmtproutes /SECURITY";
+}
+
 DeliveryStatus status_of(const Reply& r) {
     if (r.positive()) return DeliveryStatus::ok;
     if (r.code >= 500) return DeliveryStatus::fail;
     return DeliveryStatus::defer;
 }
 }  // namespace
+
+TargetPolicy combine_policies(DaneDecision dane, const mta_sts::Policy* sts) {
+    TargetPolicy tp;
+    bool dane_decides = dane.kind == DaneDecision::Kind::authenticate || dane.kind == DaneDecision::Kind::defer;
+    tp.dane = std::move(dane);
+    if (sts && !dane_decides) {
+        if (sts->mode == mta_sts::Mode::enforce) tp.sts = StsCheck::enforce;
+        else if (sts->mode == mta_sts::Mode::testing) tp.sts = StsCheck::testing;
+    }
+    return tp;
+}
+
+std::vector<Target> sts_filter_targets(const std::vector<Target>& targets, const mta_sts::Policy& p,
+                                       std::vector<std::string>* refused) {
+    std::vector<Target> out;
+    for (const auto& t : targets) {
+        if (mta_sts::mx_allowed(p, t.host)) {
+            out.push_back(t);
+            continue;
+        }
+        if (std::find(refused->begin(), refused->end(), t.host) == refused->end()) refused->push_back(t.host);
+        if (p.mode != mta_sts::Mode::enforce) out.push_back(t);
+    }
+    return out;
+}
 
 TlsPolicy load_tls_policy(const ConfigDir& cfg) {
     auto s = Settings::load(cfg.path("courierd"));
@@ -126,9 +163,11 @@ std::optional<std::string> Deliverer::authenticate(const std::vector<std::string
     return "451 4.7.0 authentication as " + entry->user + " failed: " + r.text();
 }
 
-// The certificate checks TLS_VERIFYPEER and ESMTP_TLS_VERIFY_DOMAIN ask for.
+// The certificate checks TLS_VERIFYPEER and ESMTP_TLS_VERIFY_DOMAIN ask for; a
+// DANE-authenticated peer has passed stronger ones (check_secure_channel).
 std::optional<std::string> Deliverer::verify_certificate(const Target& t) {
     TlsInfo info = conn_->tls()->info();
+    if (info.dane_checked) return std::nullopt;
     if (tls_policy_.verify_peer && !info.peer_verified)
         return "451 4.7.5 certificate of " + t.host + " not trusted: " + info.verify_error;
     if (tls_policy_.verify_domain && !conn_->tls()->peer_name_matches(t.host))
@@ -158,7 +197,7 @@ std::optional<std::string> Deliverer::hello(const std::string& name) {
 // STARTTLS when offered (RFC 3207), unless the server is in the penalty box; a
 // failure puts it there for 2-4 hours (courier(8), esmtproutes) and sets *tls_failed.
 std::optional<std::string> Deliverer::starttls(const Target& t, const std::string& helo, bool must_tls,
-                                               DeliveryOutcome* out, bool* tls_failed) {
+                                               const TlsDane* dane, DeliveryOutcome* out, bool* tls_failed) {
     Connection& conn = *conn_;
     auto pen = penalties_.find(t.address);
     bool penalized = pen != penalties_.end() && pen->second > std::time(nullptr);
@@ -171,14 +210,14 @@ std::optional<std::string> Deliverer::starttls(const Target& t, const std::strin
     if (!ctx) return std::nullopt;
     Reply r;
     if (conn.send("STARTTLS\r\n", timeouts_.command)) r = conn.read_reply(timeouts_.command);
-    Status s = r.code == 220 ? conn.start_tls(*ctx, t.host, timeouts_.helo)
+    Status s = r.code == 220 ? conn.start_tls(*ctx, t.host, timeouts_.helo, dane)
                              : Status(Error{0, r.code ? r.text() : "connection lost"});
     if (!s) {
         std::time_t until = std::time(nullptr) + 7200 + std::uniform_int_distribution<int>(0, 7200)(rng_);
         penalties_[t.address] = until;
         out->new_penalties.emplace_back(t.address, until);
         log_info("outbound host=" + t.host + " ip=" + t.address + " starttls=failed reason=" + log_safe(s.error().text));
-        *tls_failed = true;
+        *tls_failed = !must_tls;   // a retry in clear only where TLS is optional
         return "451 4.7.5 STARTTLS with " + t.host + " failed: " + s.error().text;
     }
     if (auto v = verify_certificate(t)) return v;
@@ -200,11 +239,13 @@ std::optional<std::string> Deliverer::try_target(const Target& t, const RoutePla
         return why;
     };
     bool smtps = plan.security == Security::smtps;
-    bool must_tls = plan.security != Security::none;
+    bool must_tls = target_.must_tls(plan.security);
+    TlsDane dane = dane_params(t, domain);
+    const TlsDane* use_dane = dane.records.empty() ? nullptr : &dane;
     if (smtps) {   // TLS from the first byte (RFC 8314)
         const TlsContext* ctx = tls_context();
         if (!ctx) return fail("451 4.7.5 TLS is not available here");
-        if (auto s = conn_->start_tls(*ctx, t.host, timeouts_.helo); !s)
+        if (auto s = conn_->start_tls(*ctx, t.host, timeouts_.helo, use_dane); !s)
             return fail("451 4.7.5 TLS handshake with " + t.host + " failed: " + s.error().text);
         if (auto v = verify_certificate(t)) return fail(v);
     }
@@ -218,10 +259,12 @@ std::optional<std::string> Deliverer::try_target(const Target& t, const RoutePla
     }
     if (auto e = hello(helo)) return fail(e);
     if (!conn_->tls_active() && allow_tls) {
-        if (auto e = starttls(t, helo, must_tls, out, tls_failed)) return fail(e);
+        if (auto e = starttls(t, helo, must_tls, use_dane, out, tls_failed)) return fail(e);
     }
     if (!conn_->tls_active() && must_tls)
-        return fail("451 4.7.4 " + t.host + " [" + t.address + "] does not offer STARTTLS, which is required for " + domain);
+        return fail("451 4.7.4 " + t.host + " [" + t.address + "] does not offer STARTTLS, which is required for " +
+                    domain + " (" + tls_requirement(target_, plan.security) + ")");
+    if (auto e = check_secure_channel(t, target_)) return fail(e);
     // AUTH only over TLS when the server offers TLS at all (esmtpauthclient).
     if (!caps_.auth.empty() && (conn_->tls_active() || !caps_.starttls)) {
         if (auto e = authenticate({t.host, plan.relay, domain})) return fail(e);
@@ -243,26 +286,123 @@ std::optional<std::string> Deliverer::open_session(const std::string& domain, co
     DnsLookup lookup(cfg_.me());
     RoutePlan plan = plan_route(domain, load_routes(cfg_), lookup, rng_);
     if (plan.kind == RoutePlan::Kind::permfail || plan.kind == RoutePlan::Kind::tempfail) return plan.error;
+    if (auto err = apply_sts(domain, &plan)) return err;
     std::string last;
     bool any_contact = false;
+    // TLS-RPT (RFC 8460): the TLS outcome of every attempt, under the target's policy.
+    auto record_tlsrpt = [&](const Target& t, const std::optional<std::string>& err) {
+        auto type = target_.dane.kind == DaneDecision::Kind::authenticate ? tlsrpt::PolicyType::tlsa
+                    : target_.sts != StsCheck::none ? tlsrpt::PolicyType::sts : tlsrpt::PolicyType::no_policy_found;
+        tlsrpt::record_attempt(domain, type, t.host, t.address, conn_ ? conn_->local_address() : src.ipout, err,
+                               conn_ && conn_->tls_active(), caps_.starttls);
+    };
     for (const auto& t : plan.targets) {
         bool tls_failed = false;
-        auto err = try_target(t, plan, domain, src, true, out, &tls_failed);
-        if (err && tls_failed && plan.security == Security::none) {
+        target_ = target_policy(t, plan, domain);
+        if (tls_optional_) target_ = TargetPolicy{};   // TLS-Required: No (RFC 8689 5)
+        std::optional<std::string> err;
+        if (target_.dane.kind == DaneDecision::Kind::defer)   // never contacted: nothing to downgrade
+            err = "451 4.7.5 DANE: " + target_.dane.reason + " for " + t.host;
+        else
+            err = try_target(t, plan, domain, src, true, out, &tls_failed);
+        if (err && tls_failed) {
+            record_tlsrpt(t, err);
             // The failed handshake left the session unusable: start over without TLS.
             err = try_target(t, plan, domain, src, false, out, &tls_failed);
         }
+        record_tlsrpt(t, err);
         if (!err) {
+            conn_target_ = t;
             log_info("outbound connected domain=" + domain + " host=" + t.host + " ip=" + t.address +
                      " port=" + std::to_string(t.port) + " tls=" + (conn_->tls_active() ? "yes" : "no"));
             return std::nullopt;
         }
+        // A host skipped by DANE counts as reached: it is a policy failure, not a network
+        // one, and must not start esmtpdelay.
         if (err->rfind("451 4.4.1 cannot connect", 0) != 0) any_contact = true;
         log_info("outbound domain=" + domain + " host=" + t.host + " ip=" + t.address + " error=" + log_safe(*err));
         last = *err;
     }
     *unreachable = !any_contact;
     return last.empty() ? "451 4.4.1 no mail server for " + domain : last;
+}
+
+// MTA-STS for mail routed by the domain's own MX (not for esmtproutes relays or
+// literals): loads the policy, drops MX hosts outside it under enforce (RFC 8461 4.1).
+std::optional<std::string> Deliverer::apply_sts(const std::string& domain, RoutePlan* plan) {
+    sts_.reset();
+    if (!plan->relay.empty() || plan->security == Security::smtps || !plan->mta_sts) return std::nullopt;
+    auto fs = mta_sts::fetch_settings(cfg_, paths().spool, tls_policy_.trustcerts);
+    sts_ = mta_sts::current_policy(domain, fs);
+    if (!sts_ || sts_->mode == mta_sts::Mode::none) return std::nullopt;
+    std::vector<std::string> refused;
+    plan->targets = sts_filter_targets(plan->targets, *sts_, &refused);
+    for (const auto& host : refused)
+        log_info("outbound domain=" + domain + " host=" + host + " mta-sts=" + mta_sts::mode_name(sts_->mode) +
+                 " mx-mismatch: not in the policy id=" + sts_->id + (sts_->mode == mta_sts::Mode::enforce ? " (skipped)" : " (testing: used)"));
+    if (plan->targets.empty())
+        return "451 4.7.5 no MX host of " + domain + " matches its MTA-STS policy (id " + sts_->id + ")";
+    return std::nullopt;
+}
+
+// DANE for one MX host (RFC 7672 2.2): the TLSA lookup only for a DNSSEC-secure host;
+// the decision is logged with the TLSA outcome.
+TargetPolicy Deliverer::target_policy(const Target& t, const RoutePlan& plan, const std::string& domain) {
+    DaneSetting setting = plan.security == Security::smtps && plan.dane == DaneSetting::automatic
+                              ? DaneSetting::off : plan.dane;   // implicit-TLS relays: as configured
+    std::optional<dns::Answer<dns::TlsaRecord>> tlsa;
+    if (setting != DaneSetting::off && t.dnssec) tlsa = dns::resolver().tlsa(tlsa_name(t.host, t.port));
+    DaneDecision d = decide_dane(setting, t.dnssec, tlsa ? &*tlsa : nullptr);
+    // Logged wherever DANE could apply: with a trust anchor, or when the route requires it.
+    bool validating = !dns::options_from_config(cfg_.dir()).trust_anchor_file.empty();
+    if (setting != DaneSetting::off && (validating || setting == DaneSetting::required)) {
+        std::string outcome = !tlsa ? "not-looked-up"
+                              : tlsa->ok() ? std::to_string(tlsa->records.size()) + "-records"
+                              : tlsa->outcome == dns::Outcome::tempfail ? "tempfail"
+                              : tlsa->outcome == dns::Outcome::nxdomain ? "nxdomain" : "nodata";
+        log_info("outbound dane domain=" + domain + " host=" + t.host + " tlsa=" + tlsa_name(t.host, t.port) +
+                 " outcome=" + outcome + (tlsa && tlsa->secure ? " secure" : " insecure") +
+                 " decision=" + dane_kind_name(d.kind) + " reason=" + log_safe(d.reason));
+    }
+    return combine_policies(std::move(d), sts_ ? &*sts_ : nullptr);
+}
+
+// RFC 7672 3.2.3: DANE-TA chains must name the MX host (the TLSA base domain) or the
+// next-hop domain.
+TlsDane Deliverer::dane_params(const Target& t, const std::string& domain) const {
+    TlsDane d;
+    if (target_.dane.kind != DaneDecision::Kind::authenticate) return d;
+    d.records = target_.dane.records;
+    d.names = {t.host};
+    if (domain != t.host) d.names.push_back(domain);
+    return d;
+}
+
+// After TLS (or its absence): the DANE verdict, then MTA-STS's certificate checks.
+std::optional<std::string> Deliverer::check_secure_channel(const Target& t, const TargetPolicy& tp) {
+    const TlsConnection* tls = conn_->tls();
+    if (tp.dane.kind == DaneDecision::Kind::authenticate) {
+        TlsInfo info = tls->info();
+        log_info("outbound dane host=" + t.host + " ip=" + t.address + (info.dane_verified ? " dane=verified usage=" +
+                 std::to_string(info.dane_usage) : " dane=failed reason=" + log_safe(info.verify_error)));
+        if (!info.dane_verified)
+            return "451 4.7.5 DANE: certificate of " + t.host + " [" + t.address +
+                   "] does not match its TLSA records: " + info.verify_error;
+        return std::nullopt;
+    }
+    if (tp.sts == StsCheck::none) return std::nullopt;
+    std::string problem;
+    if (!tls) problem = "no TLS";
+    else if (TlsInfo info = tls->info(); !info.peer_verified) problem = "certificate not trusted: " + info.verify_error;
+    else if (!tls->peer_name_matches(t.host)) problem = "certificate does not name " + t.host;
+    if (problem.empty()) {
+        log_info("outbound mta-sts host=" + t.host + " ip=" + t.address + " mode=" + mta_sts::mode_name(sts_->mode) + " check=ok");
+        return std::nullopt;
+    }
+    log_info("outbound mta-sts host=" + t.host + " ip=" + t.address + " mode=" + mta_sts::mode_name(sts_->mode) +
+             " check=failed reason=" + log_safe(problem) + (tp.sts == StsCheck::testing ? " (testing: delivering)" : ""));
+    if (tp.sts == StsCheck::testing) return std::nullopt;
+    return "451 4.7.5 MTA-STS: " + t.host + " [" + t.address + "]: " + problem;
 }
 
 // What the server's extensions rule out before MAIL (RFC 1870, 6531, 6152): the reply
@@ -314,6 +454,12 @@ void Deliverer::transaction(const DeliveryRequest& req, const QueueEnvelope& env
     long t = timeouts_.command;
     bool body8 = env.body == "8BITMIME" || has_8bit(message);
     std::string converted;
+    // REQUIRETLS is checked per message: a reused session may not qualify (RFC 8689 4.2.1).
+    auto hop = requiretls::next_hop(c.tls(), conn_target_.host, conn_target_.address, caps_.requiretls);
+    if (auto refusal = requiretls::delivery_refusal(env.requiretls, hop)) {
+        settle(req, out, DeliveryStatus::fail, *refusal);
+        return;
+    }
     if (auto refusal = check_extensions(env, message, body8, &converted)) {
         settle(req, out, DeliveryStatus::fail, *refusal);
         return;
@@ -378,6 +524,9 @@ DeliveryOutcome Deliverer::deliver(const DeliveryRequest& req) {
     std::string domain = lowercase_ascii(req.host);
     SourceSettings src = source_settings(cfg_, env->vhost);
     std::string key = domain + "\n" + src.ipout + "\n" + src.ip6out + "\n" + src.helo;
+    // A relaxed session (TLS-Required: No) must not carry mail that needs the policies.
+    tls_optional_ = requiretls::tls_optional(env->requiretls, message);
+    if (tls_optional_) key += "\ntls-optional";
     if (conn_ && conn_key_ != key) close();
     if (conn_) ping();   // a reused connection must still be alive
     if (!conn_) {

@@ -77,6 +77,7 @@ Capabilities parse_ehlo(const Reply& r) {
         else if (kw == "DSN") c.dsn = true;
         else if (kw == "SMTPUTF8") c.smtputf8 = true;
         else if (kw == "CHUNKING") c.chunking = true;
+        else if (kw == "REQUIRETLS") c.requiretls = true;
         else if (kw == "SIZE") {
             c.size_ext = true;
             if (!arg.empty() && arg.size() < 19 && std::all_of(arg.begin(), arg.end(), ::isdigit)) c.size = std::stoull(arg);
@@ -126,6 +127,7 @@ std::string mail_command(const QueueEnvelope& env, const Capabilities& caps, uin
     if (caps.size_ext) cmd += " SIZE=" + std::to_string(size);
     if (body8 && caps.eightbitmime) cmd += " BODY=8BITMIME";
     if (env.smtputf8 && caps.smtputf8) cmd += " SMTPUTF8";
+    if (env.requiretls && caps.requiretls) cmd += " REQUIRETLS";   // RFC 8689 4.2.1
     if (caps.dsn) {
         if (!env.ret.empty()) cmd += " RET=" + env.ret;
         if (!env.envid.empty()) cmd += " ENVID=" + xtext_encode(env.envid);
@@ -222,8 +224,8 @@ Connection::Connection(Connection&&) noexcept = default;
 Connection& Connection::operator=(Connection&&) noexcept = default;
 Connection::~Connection() = default;
 
-Result<Connection> Connection::open(const std::string& address, unsigned port, const std::string& source,
-                                    long timeout_s) {
+Result<UniqueFd> connect_tcp(const std::string& address, unsigned port, const std::string& source,
+                             long timeout_s) {
     sockaddr_storage ss{};
     socklen_t len = 0;
     int family = AF_INET;
@@ -274,8 +276,15 @@ Result<Connection> Connection::open(const std::string& address, unsigned port, c
         }
     }
     set_nonblock(fd.get(), false);
+    return fd;
+}
+
+Result<Connection> Connection::open(const std::string& address, unsigned port, const std::string& source,
+                                    long timeout_s) {
+    auto fd = connect_tcp(address, port, source, timeout_s);
+    if (!fd) return fd.error();
     Connection c;
-    c.fd_ = std::move(fd);
+    c.fd_ = std::move(*fd);
     c.reader_ = std::make_unique<LineReader>(c.fd_.get(), kMaxReplyLine);
     return c;
 }
@@ -323,11 +332,11 @@ Reply Connection::read_reply(long timeout_s) {
     }
 }
 
-Status Connection::start_tls(const TlsContext& ctx, const std::string& sni, long timeout_s) {
+Status Connection::start_tls(const TlsContext& ctx, const std::string& sni, long timeout_s, const TlsDane* dane) {
     // Anything the server sent ahead of the handshake would be plaintext injected
     // into the TLS session (CVE-2011-0411 in reverse): refuse it.
     if (reader_->has_buffered()) return Error{0, "plaintext after STARTTLS reply"};
-    auto t = TlsConnection::connect(ctx, fd_.get(), sni, ms(timeout_s));
+    auto t = TlsConnection::connect(ctx, fd_.get(), sni, ms(timeout_s), dane);
     if (!t) return t.error();
     tls_ = std::make_unique<TlsConnection>(std::move(*t));
     reader_ = std::make_unique<LineReader>(fd_.get(), kMaxReplyLine);

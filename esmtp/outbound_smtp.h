@@ -42,6 +42,7 @@ private:
 struct Capabilities {
     bool esmtp = false, pipelining = false, starttls = false, eightbitmime = false;
     bool dsn = false, smtputf8 = false, chunking = false;
+    bool requiretls = false;           // RFC 8689 (meaningful after STARTTLS)
     bool size_ext = false;             // SIZE offered
     uint64_t size = 0;                 // SIZE limit, 0 = none given
     std::vector<std::string> auth;     // mechanisms, upper case
@@ -73,6 +74,11 @@ std::optional<std::string> base64_decode(std::string_view in);
 // CRAM-MD5 (RFC 2195): base64("user hex(hmac-md5(password, challenge)))").
 std::string cram_md5_response(std::string_view user, std::string_view password, std::string_view challenge);
 
+// A TCP connection to address:port (from `source` when not empty) within timeout_s;
+// the descriptor is left blocking. Also used for the MTA-STS policy fetch.
+Result<UniqueFd> connect_tcp(const std::string& address, unsigned port, const std::string& source,
+                             long timeout_s);
+
 // One connection to a mail server.
 class Connection {
 public:
@@ -85,8 +91,10 @@ public:
 
     Status send(std::string_view data, long timeout_s);
     Reply read_reply(long timeout_s);               // code 0 on loss/timeout/garbage
-    // TLS handshake (after "220" to STARTTLS, or at once for SMTPS).
-    Status start_tls(const TlsContext& ctx, const std::string& sni, long timeout_s);
+    // TLS handshake (after "220" to STARTTLS, or at once for SMTPS); with `dane`, the
+    // peer is checked against its TLSA records (the verdict is in tls()->info()).
+    Status start_tls(const TlsContext& ctx, const std::string& sni, long timeout_s,
+                     const TlsDane* dane = nullptr);
     bool tls_active() const { return tls_ != nullptr; }
     const TlsConnection* tls() const { return tls_.get(); }
     bool has_buffered_input() const { return reader_->has_buffered(); }

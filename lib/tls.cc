@@ -142,6 +142,8 @@ Result<TlsContext> TlsContext::client(const TlsClientOptions& opts) {
     // Verification is recorded, not enforced here: the caller's policy (DANE, MTA-STS,
     // opportunistic) decides with info() and peer_name_matches().
     SSL_CTX_set_verify(c.ctx_, SSL_VERIFY_PEER, accept_any);
+    // DANE is switched on per connection (enable_dane); the context must allow it.
+    if (SSL_CTX_dane_enable(c.ctx_) <= 0) return Error{0, openssl_error("SSL_CTX_dane_enable")};
     return c;
 }
 
@@ -149,7 +151,7 @@ Result<TlsContext> TlsContext::client(const TlsClientOptions& opts) {
 
 TlsConnection::TlsConnection(TlsConnection&& o) noexcept
     : ssl_(o.ssl_), fd_(o.fd_), timed_out_(o.timed_out_), read_timeout_ms_(o.read_timeout_ms_),
-      error_(std::move(o.error_)) {
+      error_(std::move(o.error_)), dane_(o.dane_) {
     o.ssl_ = nullptr;
 }
 TlsConnection& TlsConnection::operator=(TlsConnection&& o) noexcept {
@@ -160,6 +162,7 @@ TlsConnection& TlsConnection::operator=(TlsConnection&& o) noexcept {
         timed_out_ = o.timed_out_;
         read_timeout_ms_ = o.read_timeout_ms_;
         error_ = std::move(o.error_);
+        dane_ = o.dane_;
         o.ssl_ = nullptr;
     }
     return *this;
@@ -176,8 +179,29 @@ bool TlsConnection::wait_io(int ssl_error, int timeout_ms) {
     return false;
 }
 
+// RFC 7672 3.2.3 and OpenSSL's DANE: the base domain (names[0]) becomes the SNI name and
+// the first reference name; sub-domain wildcards are not partial matches (RFC 7672 3.2.3).
+Status TlsConnection::enable_dane(const TlsDane& dane) {
+    const std::string base = dane.names.empty() ? std::string() : dane.names[0];
+    if (SSL_dane_enable(ssl_, base.empty() ? nullptr : base.c_str()) <= 0)
+        return Error{0, openssl_error("SSL_dane_enable")};
+    SSL_dane_set_flags(ssl_, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    for (size_t i = 1; i < dane.names.size(); ++i) SSL_add1_host(ssl_, dane.names[i].c_str());
+    int usable = 0;
+    for (const auto& r : dane.records) {
+        int n = SSL_dane_tlsa_add(ssl_, r.usage, r.selector, r.matching_type,
+                                  reinterpret_cast<const unsigned char*>(r.data.data()), r.data.size());
+        if (n > 0) ++usable;   // 0: a record OpenSSL cannot use; ignored (RFC 7671 4.1)
+    }
+    if (usable == 0) return Error{0, "no usable TLSA record"};
+    dane_ = true;
+    return ok_status();
+}
+
 Result<TlsConnection> TlsConnection::handshake(const TlsContext& ctx, int fd, bool server,
-                                               const std::string& sni_host, int timeout_ms) {
+                                               const std::string& sni_host, int timeout_ms,
+                                               const TlsDane* dane) {
     TlsConnection c;
     c.fd_ = fd;
     c.ssl_ = SSL_new(ctx.native());
@@ -189,6 +213,9 @@ Result<TlsConnection> TlsConnection::handshake(const TlsContext& ctx, int fd, bo
         bool literal = inet_pton(AF_INET, sni_host.c_str(), addr) == 1 ||
                        inet_pton(AF_INET6, sni_host.c_str(), addr) == 1;
         if (!literal) SSL_set_tlsext_host_name(c.ssl_, sni_host.c_str());
+    }
+    if (!server && dane && !dane->records.empty()) {
+        if (Status s = c.enable_dane(*dane); !s) return s.error();
     }
     ERR_clear_error();
     for (;;) {
@@ -211,8 +238,8 @@ Result<TlsConnection> TlsConnection::accept(const TlsContext& ctx, int fd, int t
 }
 
 Result<TlsConnection> TlsConnection::connect(const TlsContext& ctx, int fd, const std::string& sni_host,
-                                             int timeout_ms) {
-    return handshake(ctx, fd, false, sni_host, timeout_ms);
+                                             int timeout_ms, const TlsDane* dane) {
+    return handshake(ctx, fd, false, sni_host, timeout_ms, dane);
 }
 
 long TlsConnection::read(char* buf, size_t len, int timeout_ms) {
@@ -285,6 +312,12 @@ TlsInfo TlsConnection::info() const {
         long v = SSL_get_verify_result(ssl_);
         i.peer_verified = v == X509_V_OK;
         if (!i.peer_verified) i.verify_error = X509_verify_cert_error_string(v);
+        if (dane_) {   // with DANE on, the verify result is the TLSA verdict alone
+            i.dane_checked = true;
+            uint8_t usage = 0, selector = 0, mtype = 0;
+            i.dane_verified = i.peer_verified && SSL_get0_dane_tlsa(ssl_, &usage, &selector, &mtype, nullptr, nullptr) >= 0;
+            if (i.dane_verified) i.dane_usage = usage;
+        }
         BIO* bio = BIO_new(BIO_s_mem());
         if (bio) {
             X509_NAME_print_ex(bio, X509_get_subject_name(peer.get()), 0, XN_FLAG_RFC2253);

@@ -5,8 +5,10 @@
 // SECURITY: a TlsConnection reads bytes from an untrusted peer; it never owns the
 // socket (the caller's UniqueFd does) and never blocks longer than the timeout given.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 #include "lib/result.h"
 
 struct ssl_ctx_st;   // OpenSSL's SSL_CTX
@@ -59,6 +61,25 @@ struct TlsInfo {
     bool peer_verified = false;  // ... and it chains to a trust anchor (no hostname check)
     std::string verify_error;    // OpenSSL's text when it does not ("" when it does)
     std::string peer_subject;    // RFC 2253 subject of the peer certificate
+    bool dane_checked = false;   // the handshake was given TLSA records (TlsDane)
+    bool dane_verified = false;  // ... and a usable one matched the peer's chain
+    int dane_usage = -1;         // usage of the matching record (2 DANE-TA, 3 DANE-EE)
+};
+
+// One TLSA record (RFC 6698 2.1) for a client handshake, as DNS gave it.
+struct TlsaData {
+    uint8_t usage = 0, selector = 0, matching_type = 0;
+    std::string data;            // certificate association data (binary)
+};
+
+// DANE authentication of a client handshake with OpenSSL's built-in DANE (RFC 7671,
+// RFC 7672 for SMTP): the chain must match one of the records; DANE-EE(3) matches are
+// not name-checked (RFC 7672 3.1.1), DANE-TA(2) chains must name one of `names`
+// (RFC 7672 3.2.3: the MX host name, and the next-hop domain when the MX was secure).
+// The verdict is recorded in TlsInfo::dane_verified; policy decides what to do.
+struct TlsDane {
+    std::vector<TlsaData> records;
+    std::vector<std::string> names;   // reference names; names[0] is the TLSA base domain
 };
 
 // A TLS session over a connected socket the caller owns. The descriptor is put in
@@ -69,8 +90,9 @@ public:
     static Result<TlsConnection> accept(const TlsContext& ctx, int fd, int timeout_ms);
     // Client handshake. sni_host goes into the SNI extension (when it is a name) and is
     // kept for peer_name_matches().
+    // With `dane` (records non-empty), the peer is authenticated by TLSA records only.
     static Result<TlsConnection> connect(const TlsContext& ctx, int fd, const std::string& sni_host,
-                                         int timeout_ms);
+                                         int timeout_ms, const TlsDane* dane = nullptr);
     TlsConnection(TlsConnection&&) noexcept;
     TlsConnection& operator=(TlsConnection&&) noexcept;
     TlsConnection(const TlsConnection&) = delete;
@@ -100,13 +122,16 @@ public:
 private:
     TlsConnection() = default;
     static Result<TlsConnection> handshake(const TlsContext& ctx, int fd, bool server,
-                                           const std::string& sni_host, int timeout_ms);
+                                           const std::string& sni_host, int timeout_ms,
+                                           const TlsDane* dane = nullptr);
+    Status enable_dane(const TlsDane& dane);
     bool wait_io(int ssl_error, int timeout_ms);
     ssl_st* ssl_ = nullptr;
     int fd_ = -1;
     bool timed_out_ = false;
     int read_timeout_ms_ = -1;
     std::string error_;
+    bool dane_ = false;          // TLSA records were given to this handshake
 };
 
 // mkesmtpdcert: a self-signed server certificate and its key, both in one PEM file

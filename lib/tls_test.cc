@@ -1,8 +1,12 @@
 // Unit tests for lib/tls.h: a real handshake over a socketpair, with a certificate
 // made by make_self_signed_cert (the code of mkesmtpdcert).
 #include <doctest/doctest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -183,4 +187,68 @@ TEST_CASE("TLS: client certificates, optional and required") {
     CHECK_FALSE(run(*required, *without, &info));
     ::unlink(client_pem.c_str());
     ::rmdir(dir.c_str());
+}
+
+namespace {
+// SHA-256 of the certificate's SubjectPublicKeyInfo: TLSA "3 1 1" data (RFC 6698 2.1).
+std::string spki_sha256(const std::string& pem_path) {
+    FILE* f = std::fopen(pem_path.c_str(), "r");
+    REQUIRE(f);
+    X509* x = PEM_read_X509(f, nullptr, nullptr, nullptr);
+    std::fclose(f);
+    REQUIRE(x);
+    unsigned char* der = nullptr;
+    int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+    unsigned char md[32];
+    unsigned mdlen = 0;
+    EVP_Digest(der, static_cast<size_t>(len), md, &mdlen, EVP_sha256(), nullptr);
+    OPENSSL_free(der);
+    X509_free(x);
+    return std::string(reinterpret_cast<char*>(md), mdlen);
+}
+
+// One handshake against the test certificate with the given TLSA records.
+TlsInfo dane_handshake(const TempCert& cert, const TlsDane& dane) {
+    auto server_ctx = TlsContext::server({.cert_file = cert.path});
+    REQUIRE(server_ctx.ok());
+    auto client_ctx = TlsContext::client({.ca_dir = "/nonexistent"});   // no PKIX trust at all
+    REQUIRE(client_ctx.ok());
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    UniqueFd a(sv[0]), b(sv[1]);
+    std::thread server([&] {
+        auto conn = TlsConnection::accept(*server_ctx, a.get(), 5000);
+        if (conn) conn->shutdown(1000);
+    });
+    auto conn = TlsConnection::connect(*client_ctx, b.get(), "mx.example.test", 5000, &dane);
+    server.join();
+    REQUIRE(conn.ok());
+    return conn->info();
+}
+}  // namespace
+
+TEST_CASE("TLS: DANE-EE records decide the verdict, without name checks (RFC 7672 3.1.1)") {
+    TempCert cert;
+    std::string digest = spki_sha256(cert.path);
+    TlsInfo ok = dane_handshake(cert, {{{3, 1, 1, digest}}, {"other-name.example.test"}});
+    CHECK(ok.dane_checked);
+    CHECK(ok.dane_verified);
+    CHECK(ok.dane_usage == 3);
+    std::string wrong = digest;
+    wrong[0] = static_cast<char>(wrong[0] ^ 1);
+    TlsInfo bad = dane_handshake(cert, {{{3, 1, 1, wrong}}, {"mx.example.test"}});
+    CHECK(bad.dane_checked);
+    CHECK_FALSE(bad.dane_verified);
+    CHECK_FALSE(bad.peer_verified);
+    // Records OpenSSL cannot use (here: an unknown matching type) are no basis for DANE:
+    // the handshake is not even started.
+    auto client_ctx = TlsContext::client({});
+    REQUIRE(client_ctx.ok());
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    UniqueFd a(sv[0]), b(sv[1]);
+    TlsDane unusable{{{3, 1, 9, digest}}, {"mx.example.test"}};
+    auto conn = TlsConnection::connect(*client_ctx, b.get(), "mx.example.test", 1000, &unusable);
+    REQUIRE_FALSE(conn.ok());
+    CHECK(conn.error().text == "no usable TLSA record");
 }

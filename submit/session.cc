@@ -149,7 +149,10 @@ SubmitReply SubmitSession::on_mail(const CommandLine& cmd) {
     have_mail_ = true;
     env_.sender = std::move(*sender);
     env_.source = opts_.source;
-    env_.ret = std::move(params->ret);
+    // RFC 8689 5: a notice about a REQUIRETLS message must not carry its content
+    // over a path that may lack TLS, so only its headers are ever returned.
+    env_.ret = params->requiretls ? "HDRS" : std::move(params->ret);
+    env_.requiretls = params->requiretls;
     env_.envid = std::move(params->envid);
     env_.body = std::move(params->body);
     env_.smtputf8 = params->smtputf8;
@@ -190,6 +193,10 @@ SubmitReply SubmitSession::on_rcpt(const CommandLine& cmd) {
         mbox && (is_local_domain(mbox->domain, vc) || is_hosted_domain(mbox->domain, vc))) {
         auto key = alias_key(*address, [&](std::string_view d) { return is_local_domain(d, vc); });
         if (auto targets = aliases_.lookup(key)) {
+            if (auto refused = alias_filter(*address)) {   // aliasfilteracct
+                log_refusal(*address, *refused, "maildropfilter");
+                return *refused;
+            }
             SubmitReply r = add_alias(*address, *targets, *params);
             if (r.code == 250) ++rcpts_accepted_;
             return r;
@@ -200,6 +207,10 @@ SubmitReply SubmitSession::on_rcpt(const CommandLine& cmd) {
     if (!d.rcpt) {
         log_refusal(*address, d.reply, d.rule);
         return d.reply;
+    }
+    if (auto refused = rcpt_filter(*d.rcpt)) {   // the recipient's rcptfilter
+        log_refusal(*address, *refused, "maildropfilter");
+        return *refused;
     }
     SubmitReply refusal;
     std::string module = d.rcpt->module;
@@ -326,11 +337,15 @@ SubmitReply SubmitSession::finish_message() {
             r = *refused;
         } else if (auto spf_refused = spf_at_data_end()) {   // SPF of the From: address
             r = *spf_refused;
+        } else if (auto auth_refused = authenticate()) {   // DKIM, DMARC (message_auth.h)
+            r = *auth_refused;
         } else {
             // The global filters (doc/filters.md): the message is complete and nothing
             // is queued yet; a refusal or a discard is the client's reply.
             filtered_ = run_global_filters(cfg_, opts_.spool_dir, env_, body_);
-            r = filtered_.reply ? *filtered_.reply : queue_message();
+            if (filtered_.reply) r = *filtered_.reply;
+            else if (auto lf_refused = content_filters()) r = *lf_refused;   // smtpfilter
+            else r = queue_message();
         }
     }
     if (r.code != 250 && have_mail_)
@@ -363,11 +378,13 @@ SubmitReply SubmitSession::queue_message() {
     if (opts_.source == "local" || opts_.source == "forward") {
         ri.local_user = opts_.local_user;
         ri.local_uid = opts_.local_uid;
+        env_.owner_uid = opts_.local_uid;   // the owner who may cancel it (cancelmsg(1))
     }
     ri.qid = env_.id.text;
     if (env_.rcpts.size() == 1) ri.for_rcpt = env_.rcpts[0].address;
     ri.when = now;
-    std::string received = spf_headers() + format_received(ri) + filtered_.prepended();   // filters' PREPEND
+    std::string received = spf_headers() + format_received(ri) + auth_.results + auth_.signatures +
+                           filtered_.prepended();   // filters' PREPEND
     env_.data_size = received.size() + body_.size();
 
     std::string head = format_envelope(env_);
@@ -380,7 +397,7 @@ SubmitReply SubmitSession::queue_message() {
     // the 250, the caller can look for the queue file instead of answering 451 for a
     // message that is in the queue (doc/architecture.md, "The submit protocol").
     if (st && !send_line("queue " + env_.id.text + "\n")) st = Error{EPIPE, "caller went away"};
-    if (st) st = spool_.commit(*file, initial_status(now) + filtered_.hold_record(now));
+    if (st) st = spool_.commit(*file, initial_status(now) + filtered_.hold_record(now) + auth_.hold_record(now));
     if (!st) {
         log_error("submit: id=" + env_.id.text + ": " + st.error().text);
         return {451, "4.3.0 Cannot write the queue file"};
@@ -417,6 +434,9 @@ void SubmitSession::reset_message() {
     body_.reset();
     data_error_ = ok_status();
     filtered_ = FilterOutcome{};
+    auth_ = AuthOutcome{};
+    filter_class_ = 0;
+    content_filtered_.clear();
     rcpts_accepted_ = 0;
     spamtrap_rule_.clear();
     content_.reset();

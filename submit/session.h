@@ -17,7 +17,9 @@
 #include "submit/aliases.h"
 #include "submit/bofh.h"
 #include "submit/spf_check.h"
+#include "submit/message_auth.h"
 #include "submit/filtering.h"
+#include "submit/local_filter.h"
 #include "submit/message_buffer.h"
 #include "submit/protocol.h"
 #include "submit/recipients.h"
@@ -91,6 +93,13 @@ private:
     Status spf_finish_body();                     // the last bytes, then body_.finish()
     std::optional<SubmitReply> spf_at_data_end(); // the From: check
     std::string spf_headers();                    // Received-SPF: fields of this message
+    std::optional<SubmitReply> authenticate();    // DKIM/DMARC (message_auth_session.cc)
+    // Local mail filtering (local_filter_session.cc, localmailfilter(7)).
+    bool local_filtering();                       // maildropfilter set, source in enablefiltering
+    std::optional<SubmitReply> rcpt_filter(const QueueRecipient& r);      // rcptfilter
+    std::optional<SubmitReply> alias_filter(const std::string& alias);    // aliasfilteracct
+    std::optional<SubmitReply> filter_class(bool content_filtered, const std::string& address);
+    std::optional<SubmitReply> content_filters();  // smtpfilter, at the end of data
 
     SubmitOptions opts_;
     LineReader in_;
@@ -120,6 +129,13 @@ private:
     Status data_error_ = ok_status();
     std::string piece_;                  // chunk bytes being read
     FilterOutcome filtered_;             // the global filters' verdict on this message
+    AuthOutcome auth_;                   // DKIM signatures or Authentication-Results:, DMARC hold
+    // Local mail filtering: read once per process; per message, whether its recipients
+    // are "whitelisted" (rcptfilter 0) or content-filtered (99): never both (Courier).
+    std::optional<LocalFilterConfig> local_filter_cfg_;
+    std::optional<bool> local_filter_source_;
+    int filter_class_ = 0;               // 0 none yet, 1 whitelisted, 2 content-filtered
+    std::vector<std::pair<std::string, FilterAccount>> content_filtered_;   // address, account
 };
 
 }  // namespace submit
