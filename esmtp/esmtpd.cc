@@ -79,6 +79,12 @@ std::vector<std::string> tcpd_command(const Service& svc, bool as_root) {
     add_number("MAXPERC", "-maxperc=");
     std::string address = s.get_or("ADDRESS", "0");
     if (!address.empty() && address != "0") argv.push_back("-address=" + address);
+    // Courier's esmtpd file: ACCESSFILE names the access file makesmtpaccess compiles
+    // (default <config>/smtpaccess; empty: none), BLACKLISTS holds -block/-allow options.
+    std::string access = s.get_or("ACCESSFILE", ConfigDir(paths().config).path("smtpaccess"));
+    if (!access.empty() && (path_exists(access) || path_exists(access + ".dat")))
+        argv.push_back("-access=" + access + ".dat");
+    for (auto& w : split_words(s.get_or("BLACKLISTS", ""))) argv.push_back(std::move(w));
     for (auto& w : split_words(s.get_or("TCPDOPTS", ""))) argv.push_back(std::move(w));
     if (as_root) {
         argv.push_back(std::string("-user=") + mail_user_name());
