@@ -71,18 +71,10 @@ std::vector<ConfigLine> read_config_lines(const std::string& p, const std::strin
     std::vector<ConfigLine> out;
     std::string name = label.empty() ? p.substr(p.rfind('/') + 1) : label;
     if (is_dir(p)) {
-        std::vector<std::string> files;
-        if (DIR* d = ::opendir(p.c_str())) {
-            while (struct dirent* e = ::readdir(d)) {
-                std::string n = e->d_name;
-                if (n.empty() || n[0] == '.' || n.back() == '~') continue;
-                files.push_back(n);
-            }
-            ::closedir(d);
-        }
-        std::sort(files.begin(), files.end());
-        for (const auto& f : files)
+        for (const auto& f : directory_names(p)) {
+            if (f.back() == '~') continue;   // an editor's backup
             if (auto text = read_file(p + "/" + f, kMaxConfigFile)) append_config_lines(*text, name + "/" + f, out);
+        }
         return out;
     }
     if (auto text = read_file(p, kMaxConfigFile)) append_config_lines(*text, name, out);

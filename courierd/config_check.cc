@@ -11,11 +11,13 @@
 #include "courierd/module_config.h"
 #include "courierd/retry.h"
 #include "esmtp/outbound_route.h"
+#include "lib/dkim.h"
 #include "lib/fileio.h"
 #include "lib/paths.h"
 #include "lib/process.h"
 #include "submit/accepted_domains.h"
 #include "submit/bofh.h"
+#include "submit/message_auth.h"
 
 namespace {
 
@@ -61,16 +63,11 @@ std::optional<unsigned long> count_of(const ConfigDir& config, const char* name)
 // (a '~' at the end, .dist copies) are not configuration.
 std::vector<std::string> names_with_prefix(const ConfigDir& config, std::string_view prefix) {
     std::vector<std::string> out;
-    if (DIR* d = ::opendir(config.dir().c_str())) {
-        while (dirent* e = ::readdir(d)) {
-            std::string n = e->d_name;
-            if (n.compare(0, prefix.size(), prefix) != 0 || n.size() == prefix.size()) continue;
-            if (n.back() == '~' || n.ends_with(".dist") || n.ends_with(".dat")) continue;
-            out.push_back(n);
-        }
-        ::closedir(d);
+    for (auto& n : directory_names(config.dir())) {
+        if (n.compare(0, prefix.size(), prefix) != 0 || n.size() == prefix.size()) continue;
+        if (n.back() == '~' || n.ends_with(".dist") || n.ends_with(".dat")) continue;
+        out.push_back(std::move(n));
     }
-    std::sort(out.begin(), out.end());
     return out;
 }
 
@@ -337,6 +334,27 @@ void check_metrics_file(const ConfigDir& config, ConfigFindings& out) {
             " cannot create files in " + dir + ": no metrics are written");
 }
 
+// dkimsettings and dmarcpolicy as submit reads them, and every signing key submit
+// would load (<config>/dkim/<domain>/<selector>.private).
+void check_message_auth(const ConfigDir& config, ConfigFindings& out) {
+    for (const auto& e : submit::load_message_auth_settings(config).errors)
+        add_located(out, Sev::error, config.dir() + "/" + e);
+    std::string keys = config.path("dkim");
+    for (const auto& domain : directory_names(keys)) {
+        std::string dir = keys + "/" + domain;
+        for (const auto& file : directory_names(dir)) {
+            if (!file.ends_with(".private")) continue;
+            if (auto key = dkim::load_private_key(dir + "/" + file); !key)
+                add(out, Sev::error, dir + "/" + file, "not a usable DKIM key: " + key.error().text);
+        }
+    }
+}
+
+void check_mta_sts_port(const ConfigDir& config, ConfigFindings& out) {
+    if (auto line = first_line_at(config, "mtastsport"))
+        if (auto p = count_problem(line->text, 1, 65535)) add(out, Sev::error, line->where, *p);
+}
+
 void check_courierd_settings(const ConfigDir& config, ConfigFindings& out) {
     if (config.exists("courierd")) settings_errors(config.path("courierd"), out, nullptr);
 }
@@ -378,6 +396,8 @@ const std::vector<ConfigChecker>& config_checkers() {
         {"esmtpauthclient", check_auth_client},
         {"bofh", check_bofh},
         {"dnsserver dnssectrustanchor", check_dns},
+        {"dkimsettings dmarcpolicy dkim/*/*.private", check_message_auth},
+        {"mtastsport", check_mta_sts_port},
         {"aliases smtpaccess userdb hosteddomains esmtpacceptmailfor.dir (and their .dat)", check_databases},
     };
     return table;

@@ -107,6 +107,23 @@ TEST_CASE("check_configuration reports file:line") {
     CHECK(format_finding(f[0]).find(": error: ") != std::string::npos);
 }
 
+TEST_CASE("check_configuration: DKIM, DMARC and MTA-STS files") {
+    TempConfig t;
+    t.write("dkimsettings", "DKIM_VERIFY=1\nDKIM_VERIFY_MAX=500\n");
+    t.write("dmarcpolicy", "discard\n");
+    t.write("mtastsport", "70000\n");
+    mkdir((t.dir + "/dkim").c_str(), 0755);
+    mkdir((t.dir + "/dkim/example.com").c_str(), 0755);
+    t.write("dkim/example.com/s1.private", "not a PEM key\n");
+    t.write("dkim/example.com/notes.txt", "ignored: not a .private file\n");
+    ConfigFindings f = check_configuration(ConfigDir(t.dir));
+    CHECK(has(f, t.dir + "/dkimsettings:2", "DKIM_VERIFY_MAX"));
+    CHECK(has(f, t.dir + "/dmarcpolicy:1", "not none, quarantine or reject"));
+    CHECK(has(f, t.dir + "/mtastsport:1", "out of range"));
+    CHECK(has(f, t.dir + "/dkim/example.com/s1.private", "not a usable DKIM key"));
+    CHECK(count_errors(f) == 4);
+}
+
 TEST_CASE("numbered_lines of a folder") {
     TempConfig t;
     mkdir((t.dir + "/locals").c_str(), 0755);

@@ -1,7 +1,9 @@
 // Durable file primitives: the write/fsync/rename/fsync-directory sequence behind
 // every promise that mail is on stable storage.
 #include "lib/fileio.h"
+#include <algorithm>
 #include <cerrno>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,6 +66,17 @@ std::string dir_of(const std::string& path) {
 bool path_exists(const std::string& path) {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> directory_names(const std::string& dir) {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return out;
+    while (const dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') out.emplace_back(e->d_name);
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 Status ensure_dir(const std::string& dir, unsigned mode) {

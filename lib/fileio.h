@@ -4,6 +4,7 @@
 #pragma once
 #include <string>
 #include <string_view>
+#include <vector>
 #include "lib/result.h"
 #include "lib/unique_fd.h"
 
@@ -19,3 +20,6 @@ Status write_file_durably(const std::string& dir, const std::string& name,
                           std::string_view data, unsigned mode);
 std::string dir_of(const std::string& path);                // "a/b/c" -> "a/b"; "c" -> "."
 bool path_exists(const std::string& path);
+// The names in a folder, sorted, without "." and ".." and other names that start with
+// a dot; empty when it cannot be read.
+std::vector<std::string> directory_names(const std::string& dir);
