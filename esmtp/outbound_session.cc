@@ -313,6 +313,7 @@ std::optional<std::string> Deliverer::open_session(const std::string& domain, co
         record_tlsrpt(t, err);
         if (!err) {
             conn_target_ = t;
+            conn_mx_authenticated_ = t.dnssec || !plan.relay.empty() || target_.sts == StsCheck::enforce;
             log_info("outbound connected domain=" + domain + " host=" + t.host + " ip=" + t.address +
                      " port=" + std::to_string(t.port) + " tls=" + (conn_->tls_active() ? "yes" : "no"));
             return std::nullopt;
@@ -456,6 +457,7 @@ void Deliverer::transaction(const DeliveryRequest& req, const QueueEnvelope& env
     std::string converted;
     // REQUIRETLS is checked per message: a reused session may not qualify (RFC 8689 4.2.1).
     auto hop = requiretls::next_hop(c.tls(), conn_target_.host, conn_target_.address, caps_.requiretls);
+    hop.mx_authenticated = conn_mx_authenticated_;
     if (auto refusal = requiretls::delivery_refusal(env.requiretls, hop)) {
         settle(req, out, DeliveryStatus::fail, *refusal);
         return;

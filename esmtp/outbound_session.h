@@ -107,6 +107,7 @@ private:
     std::optional<mta_sts::Policy> sts_;         // the MTA-STS policy of the session's domain
     TargetPolicy target_;                        // what the current connection must satisfy
     Target conn_target_;                         // the MX host and address of conn_ (REQUIRETLS)
+    bool conn_mx_authenticated_ = false;         // conn_target_ was found securely (RFC 8689 4.2.1)
     bool tls_optional_ = false;                  // the message says TLS-Required: No (RFC 8689 5)
 };
 

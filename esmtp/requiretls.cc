@@ -30,6 +30,9 @@ std::optional<std::string> mail_refusal(bool requiretls, bool session_tls) {
 std::optional<std::string> delivery_refusal(bool requiretls, const NextHop& hop) {
     if (!requiretls) return std::nullopt;
     std::string who = hop.host + " [" + hop.address + "]";
+    if (!hop.mx_authenticated)
+        return "550 5.7.30 REQUIRETLS: " + who + " was found by an insecure MX lookup (no DNSSEC, "
+               "no MTA-STS policy in enforce mode); message not sent";
     if (!hop.tls)
         return "550 5.7.30 REQUIRETLS: the connection to " + who +
                " is not TLS-protected (no STARTTLS, or it failed); message not sent";
@@ -44,7 +47,7 @@ std::optional<std::string> delivery_refusal(bool requiretls, const NextHop& hop)
 
 NextHop next_hop(const TlsConnection* tls, const std::string& host, const std::string& address,
                  bool advertises_requiretls) {
-    NextHop hop{host, address, tls != nullptr, false, "", advertises_requiretls};
+    NextHop hop{host, address, true, tls != nullptr, false, "", advertises_requiretls};
     if (!tls) return hop;
     TlsInfo info = tls->info();
     if (info.dane_checked) {

@@ -19,6 +19,10 @@ std::optional<std::string> mail_refusal(bool requiretls, bool session_tls);
 // What an outbound connection offers a REQUIRETLS message.
 struct NextHop {
     std::string host, address;     // the MX name and its IP, for the reply text
+    // The host was found securely (RFC 8689 4.2.1 step 1): a DNSSEC-validated MX and
+    // address, an MX that an MTA-STS policy in enforce mode names, or an administrator's
+    // esmtproutes relay.
+    bool mx_authenticated = true;
     bool tls = false;              // TLS is active
     bool authenticated = false;    // PKIX chain and name of `host` verified, or DANE
     std::string why_not_authenticated;   // the TLS library's reason, when not

@@ -13,7 +13,7 @@ TEST_CASE("REQUIRETLS inbound: only over TLS") {
 }
 
 TEST_CASE("REQUIRETLS outbound: verified TLS and the peer's REQUIRETLS, else 5.7.30") {
-    NextHop ok{"mx.a.test", "192.0.2.1", true, true, "", true};
+    NextHop ok{"mx.a.test", "192.0.2.1", true, true, true, "", true};
     CHECK_FALSE(delivery_refusal(true, ok));
     NextHop plain = ok;
     plain.tls = false;
@@ -35,6 +35,13 @@ TEST_CASE("REQUIRETLS outbound: verified TLS and the peer's REQUIRETLS, else 5.7
     REQUIRE(r);
     CHECK(r->rfind("550 5.7.30 ", 0) == 0);
     CHECK(r->find("does not support REQUIRETLS") != std::string::npos);
+    NextHop insecure_mx = ok;   // RFC 8689 4.2.1 step 1: found without DNSSEC or MTA-STS
+    insecure_mx.mx_authenticated = false;
+    r = delivery_refusal(true, insecure_mx);
+    REQUIRE(r);
+    CHECK(r->rfind("550 5.7.30 ", 0) == 0);
+    CHECK(r->find("insecure MX lookup") != std::string::npos);
+    CHECK_FALSE(delivery_refusal(false, insecure_mx));
 }
 
 TEST_CASE("TLS-Required: No in the header section") {

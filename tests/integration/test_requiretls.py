@@ -28,7 +28,9 @@ class RequireTlsTest(harness.InstanceTestCase):
         cls.peers = {}
         cls.user = mta.add_user()
         cls.sender = f"{cls.user}@{mta.me}"
-        mx = [(f"{n}.test", f"mx.{n}.test", 10) for n in PEERS]
+        # insecure.test's MX (the good peer) comes from plain DNS, without DNSSEC or
+        # MTA-STS; the others are reached by the administrator's esmtproutes relays.
+        mx = [("insecure.test", "mx.good.test", 10)]
         a = [(f"mx.{n}.test", NET + str(i)) for n, (i, _, _) in PEERS.items()]
         cls.dns = DnsServer(mx=mx, a=a).start()
         for name, (octet, cert, rtls) in PEERS.items():
@@ -40,7 +42,8 @@ class RequireTlsTest(harness.InstanceTestCase):
         mta.write_config("esmtpdelay", "0\n")
         mta.write_config("retryalpha", "1h\n")
         # A destination that never answers keeps its message in the queue.
-        mta.write_config("esmtproutes", f"hold.test: [{NET}99],2599\n")
+        mta.write_config("esmtproutes", "".join([f"hold.test: [{NET}99],2599\n"] +
+                                                [f"{n}.test: mx.{n}.test\n" for n in PEERS]))
         # The test CA is trusted, but verification is not required for ordinary mail.
         mta.write_config("courierd", f"TLS_TRUSTCERTS={cls.ca.ca_cert}\n")
 
@@ -120,6 +123,13 @@ class RequireTlsTest(harness.InstanceTestCase):
         self.assertFalse([m for m in self.peers["norequire"].messages if b"to-norequire" in m["data"]])
         self.assertRegex(self.mta.log_text(),
                          r"rcpt=<u@norequire\.test> module=esmtp .*status=fail .*text=550 5\.7\.30 REQUIRETLS")
+
+    def test_mx_from_insecure_dns_fails_with_5_7_30(self):
+        self.assertEqual(self.send("u@insecure.test", "to-insecure")[0], 250)
+        notice = self.notice_for("u@insecure.test")
+        self.assertIn(b"Status: 5.7.30", notice)
+        self.assertIn(b"insecure MX lookup", notice)
+        self.assertFalse([m for m in self.peers["good"].messages if b"to-insecure" in m["data"]])
 
     def test_peer_without_tls_fails_with_5_7_30(self):
         self.assertEqual(self.send("u@plain.test", "to-plain")[0], 250)
