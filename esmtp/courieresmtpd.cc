@@ -69,7 +69,9 @@ struct Connection {
         in.set_reader(&TlsConnection::line_reader_fn, &*tls);
         TlsInfo info = tls->info();
         log_info("tls status=ok client=" + log_safe(process_env("TCPREMOTEIP").value_or("")) + " version=" +
-                 info.version + " cipher=" + info.cipher);
+                 info.version + " cipher=" + info.cipher +
+                 (info.peer_cert ? " client-cert=" + log_safe(info.peer_subject) +
+                                       (info.peer_verified ? " verified=yes" : " verified=no") : ""));
         return info;
     }
 };

@@ -116,10 +116,10 @@ Result<TlsContext> TlsContext::server(const TlsServerOptions& opts) {
             STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(opts.ca_file.c_str());
             if (names) SSL_CTX_set_client_CA_list(c.ctx_, names);
         }
-        if (opts.require_client_cert)
-            SSL_CTX_set_verify(c.ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-        else
-            SSL_CTX_set_verify(c.ctx_, SSL_VERIFY_PEER, accept_any);
+        // TLS_VERIFYPEER=PEER: a client may come without a certificate, but one it
+        // presents must chain to TLS_TRUSTCERTS (else the handshake fails), as in Courier.
+        SSL_CTX_set_verify(c.ctx_, SSL_VERIFY_PEER | (opts.require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                           nullptr);
     }
     static const unsigned char sid[] = "courier-esmtpd";
     SSL_CTX_set_session_id_context(c.ctx_, sid, sizeof sid - 1);

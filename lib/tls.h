@@ -19,7 +19,7 @@ struct TlsServerOptions {
     std::string cert_file;       // PEM certificate chain (the key may be in it too)
     std::string key_file;        // PEM private key; "" = read it from cert_file
     std::string ca_file;         // client certificates are verified against this
-    bool request_client_cert = false;   // ask for one (the result is in TlsInfo)
+    bool request_client_cert = false;   // ask for one; one presented must verify (TlsInfo has it)
     bool require_client_cert = false;   // refuse the handshake without a valid one
     std::string ciphers;         // TLS 1.2 cipher list; "" = the built-in modern list
 };
