@@ -42,6 +42,8 @@ class AuditEsmtpdTest(harness.InstanceTestCase):
         try:
             cls.ssl_port = start_service(cls.mta, "esmtpd-ssl", [
                 "ESMTP_IMPLICIT_TLS=1", "TLS_VERIFYPEER=REQUIREPEER", f"TLS_TRUSTCERTS={cls.ca.ca_cert}"])
+            cls.peer_port = start_service(cls.mta, "esmtpd-msa", [
+                "ESMTP_IMPLICIT_TLS=1", "TLS_VERIFYPEER=PEER", f"TLS_TRUSTCERTS={cls.ca.ca_cert}"])
         except BaseException:
             cls.mta.stop()
             cls.release()
@@ -56,6 +58,7 @@ class AuditEsmtpdTest(harness.InstanceTestCase):
     @classmethod
     def tearDownClass(cls):
         stop_service(cls.mta, "esmtpd-ssl")
+        stop_service(cls.mta, "esmtpd-msa")
         super().tearDownClass()
 
     def config_file(self, name, text):
@@ -164,15 +167,16 @@ class AuditEsmtpdTest(harness.InstanceTestCase):
             self.assertEqual(s.cmd("NOOP")[0], 250)
             self.assertEqual(s.cmd("QUIT")[0], 221)
 
-    def tls_greeting(self, cert=None):
-        """The first bytes the implicit-TLS service sends to a client with `cert`
-        ((cert, key) or None); b"" when the handshake or the session is refused."""
+    def tls_greeting(self, cert=None, port=None):
+        """The first bytes the implicit-TLS service (on `port`, default the REQUIREPEER
+        one) sends to a client with `cert` ((cert, key) or None); b"" when the handshake
+        or the session is refused."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         if cert:
             ctx.load_cert_chain(*cert)
-        raw = socket.create_connection(("127.0.0.1", self.ssl_port), timeout=20)
+        raw = socket.create_connection(("127.0.0.1", port or self.ssl_port), timeout=20)
         try:
             with ctx.wrap_socket(raw) as s:
                 return s.recv(100)
@@ -185,6 +189,15 @@ class AuditEsmtpdTest(harness.InstanceTestCase):
         self.assertTrue(self.tls_greeting(self.ca.server_cert("client.example")).startswith(b"220 "))
         self.assertEqual(self.tls_greeting(None), b"")
         self.assertEqual(self.tls_greeting(self.other_ca.server_cert("stranger.example")), b"")
+
+    def test_client_certificate_checked_when_presented(self):
+        # TLS_VERIFYPEER=PEER: no certificate is fine, a trusted one is logged, an
+        # untrusted one ends the handshake.
+        self.assertTrue(self.tls_greeting(None, self.peer_port).startswith(b"220 "))
+        self.assertTrue(self.tls_greeting(self.ca.server_cert("peer.example"), self.peer_port).startswith(b"220 "))
+        harness.wait_for(lambda: "verified=yes" in self.mta.log_text(), timeout=10, what="the log line")
+        self.assertRegex(self.mta.log_text(), r"tls status=ok .*client-cert=\S*CN=peer\.example\S* verified=yes")
+        self.assertEqual(self.tls_greeting(self.other_ca.server_cert("stranger.example"), self.peer_port), b"")
 
 
 class AuditEsmtpdStartTest(unittest.TestCase):
