@@ -306,7 +306,10 @@ bool Scheduler::maybe_scan() {
         next_refill_ = now_ + refill_interval();
     }
     size_t count = state_->message_count();
-    if (!scan_wanted_ || count >= limits_.hi || now_ < next_scan_allowed_) return true;
+    // The gap keeps an idle queue from being rescanned over and over; after a scan that
+    // stopped because memory was full, mail is known to wait on disk: no gap then, or
+    // a large spool would be served at (queuehi - queuelo) messages per second at most.
+    if (!scan_wanted_ || count >= limits_.hi || (now_ < next_scan_allowed_ && !filled_up_)) return true;
     if (!scan_forced_ && count >= limits_.lo) return true;
     bool ok = true;
     size_t loaded = 0;
