@@ -25,6 +25,7 @@
 #include "lib/log.h"
 #include "lib/paths.h"
 #include "lib/process.h"
+#include "lib/setid_sanitizer.h"
 
 namespace {
 

@@ -18,15 +18,10 @@
 #include <exception>
 #include <string>
 
-#ifdef __SANITIZE_ADDRESS__
-// A --enable-sanitizers build: LeakSanitizer cannot inspect a set-uid process and
-// would turn every exit of the installed submit into a failure; a set-uid process
-// ignores ASAN_OPTIONS, so the default is set here. The unit tests keep leak checks.
-extern "C" const char* __asan_default_options() { return "detect_leaks=0"; }
-#endif
 #include "config/config.h"
 #include "lib/log.h"
 #include "lib/paths.h"
+#include "lib/setid_sanitizer.h"
 #include "lib/process.h"
 #include "submit/session.h"
 

@@ -59,6 +59,16 @@ def built_programs():
 _live_instances = []
 
 
+def user_env(mta, *settings):
+    """`env -i ...` for a program run as an ordinary user (runuser): a clean environment
+    with the instance's COURIER_ROOT, and tools/sanitizer-check's ASAN_OPTIONS when it
+    runs the tests (the set-uid programs set their own: lib/setid_sanitizer.h)."""
+    env = ["env", "-i", "PATH=/usr/bin:/bin", f"COURIER_ROOT={mta.root}", *settings]
+    if "ASAN_OPTIONS" in os.environ:
+        env.append("ASAN_OPTIONS=" + os.environ["ASAN_OPTIONS"])
+    return env
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

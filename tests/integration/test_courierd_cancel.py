@@ -45,7 +45,7 @@ class CancelByOwnerTest(harness.InstanceTestCase):
         mta.write_config("retrygamma", "2h\n")
 
     def as_user(self, user, argv, data=""):
-        env = ["env", "-i", "PATH=/usr/bin:/bin", f"COURIER_ROOT={self.mta.root}"]
+        env = harness.user_env(self.mta)
         return subprocess.run(["runuser", "-u", user, "--"] + env + argv, input=data,
                               capture_output=True, text=True, timeout=30)
 

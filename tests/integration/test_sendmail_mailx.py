@@ -76,8 +76,7 @@ class MailxTest(harness.InstanceTestCase):
 
     def mailx(self, user, args, data):
         home = self.mta.path("home", user)
-        env = ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={home}", f"USER={user}",
-               f"COURIER_ROOT={self.mta.root}", f"MAILRC={self.mailrc}"]
+        env = harness.user_env(self.mta, f"HOME={home}", f"USER={user}", f"MAILRC={self.mailrc}")
         if self.libdirs:
             env.append("LD_LIBRARY_PATH=" + ":".join(self.libdirs))
         # -n: no /etc/mail.rc; stdin is not a terminal, so mailx sends what it reads.

@@ -26,7 +26,7 @@ class UserSendmailTest(harness.InstanceTestCase):
         os.chmod(submit, 0o4755)
 
     def as_user(self, user, argv, data="", check=False):
-        env = ["env", "-i", "PATH=/usr/bin:/bin", f"COURIER_ROOT={self.mta.root}"]
+        env = harness.user_env(self.mta)
         return subprocess.run(["runuser", "-u", user, "--"] + env + argv, input=data,
                               capture_output=True, text=True, timeout=30, check=check)
 
