@@ -163,6 +163,14 @@ Result<QueueEnvelope> read_envelope(const std::string& path, size_t* data_offset
     return env;
 }
 
+std::string format_hold_record(const std::string& reason, std::time_t now) {
+    StatusRecord r;
+    r.kind = StatusRecord::Kind::hold;
+    r.when = now;
+    r.text = reason;
+    return format_status(r);
+}
+
 std::string format_status(const StatusRecord& r) {
     std::string t = std::to_string(static_cast<long long>(r.when));
     switch (r.kind) {

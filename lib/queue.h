@@ -72,6 +72,8 @@ struct StatusRecord {
                                 // hold reason, who released
 };
 std::string format_status(const StatusRecord& r);     // one line with its LF
+// The `hold` record that keeps a message queued until `courier release` (filters, DMARC).
+std::string format_hold_record(const std::string& reason, std::time_t now);
 // Parses a whole status log; a torn last line (no LF) is ignored, as after a crash.
 std::vector<StatusRecord> parse_status_log(std::string_view log);
 

@@ -115,12 +115,7 @@ std::string FilterOutcome::prepended() const {
 }
 
 std::string FilterOutcome::hold_record(std::time_t now) const {
-    if (!hold) return "";
-    StatusRecord r;
-    r.kind = StatusRecord::Kind::hold;
-    r.when = now;
-    r.text = hold_reason;
-    return format_status(r);
+    return hold ? format_hold_record(hold_reason, now) : "";
 }
 
 FilterSettings load_filter_settings(const ConfigDir& cfg) {

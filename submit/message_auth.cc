@@ -63,12 +63,7 @@ MessageAuthLookups MessageAuthLookups::real() {
 }
 
 std::string AuthOutcome::hold_record(std::time_t now) const {
-    if (!hold) return "";
-    StatusRecord r;
-    r.kind = StatusRecord::Kind::hold;
-    r.when = now;
-    r.text = hold_reason;
-    return format_status(r);
+    return hold ? format_hold_record(hold_reason, now) : "";
 }
 
 // ---- pure rules ---------------------------------------------------------------------
